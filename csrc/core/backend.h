@@ -1,0 +1,92 @@
+/* backend.h: the contract between the loop and a reactor backend.
+ *
+ * A backend runs operations (corio_op) the owner submits and reports their
+ * completions through op->cb. The rules every backend keeps:
+ *  - submit() and cancel() never call a callback: callbacks run only inside
+ *    wait(), so the caller's state is never changed under its feet.
+ *  - A one-shot op (SEND, CONNECT, POLL) gets exactly one callback, its
+ *    final one. A multishot op (ACCEPT, RECV) gets callbacks with
+ *    CORIO_OPF_MORE set while it stays armed and one final callback without
+ *    it. After the final callback the backend never touches the op, its
+ *    buffers or its iovecs again; until then the owner must keep them alive.
+ *  - cancel() asks for an early end; the op still gets its final callback
+ *    (res = -ECANCELED, or a real result that raced the cancel: data
+ *    delivered this way must be kept by the owner, never dropped).
+ *  - Callbacks may submit and cancel ops (including the one being reported).
+ *  - destroy() gives no callbacks; when it returns the kernel holds no
+ *    reference to any op memory or buffer.
+ *  - Functions return 0 (or a count) on success and -errno on failure.
+ */
+#ifndef CORIO_BACKEND_H
+#define CORIO_BACKEND_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+enum corio_op_kind {
+    CORIO_OP_ACCEPT,  /* multishot; res = new fd (O_NONBLOCK|O_CLOEXEC) or -errno */
+    CORIO_OP_RECV,    /* multishot; res = bytes at data (valid during the cb only),
+                         0 = end of stream (final), -errno (final). -ENOBUFS is
+                         final too: the owner re-submits. */
+    CORIO_OP_SEND,    /* one-shot; u.send.iov/iovcnt; res = bytes sent (may be
+                         short) or -errno. MSG_NOSIGNAL always. */
+    CORIO_OP_CONNECT, /* one-shot; u.connect; res = 0 or -errno */
+    CORIO_OP_POLL,    /* one-shot; u.poll.events (POLLIN...); res = revents or -errno */
+};
+
+#define CORIO_OPF_MORE 1u  /* in a callback's flags: more callbacks follow */
+
+typedef struct corio_op corio_op;
+typedef void (*corio_op_cb)(corio_op *op, int res, const void *data, unsigned flags);
+
+struct corio_op {
+    uint8_t kind;          /* enum corio_op_kind */
+    uint8_t bstate;        /* backend-private: 0 while idle (no callback pending) */
+    int fd;
+    corio_op_cb cb;
+    void *owner;           /* for the owner's use */
+    union {
+        struct { const struct iovec *iov; int iovcnt; } send;
+        struct { const struct sockaddr *addr; socklen_t len; } connect;
+        struct { unsigned events; } poll;
+    } u;
+    corio_op *bnext, *bprev;  /* backend-private links */
+    int bres;                 /* backend-private */
+};
+
+/* True while the op has a final callback still to come. */
+static inline int corio_op_busy(const corio_op *op) { return op->bstate != 0; }
+
+typedef struct corio_backend corio_backend;
+
+typedef struct corio_backend_vt {
+    const char *name;                                /* "io_uring", "epoll" */
+    int  (*submit)(corio_backend *b, corio_op *op);  /* op must be idle */
+    int  (*cancel)(corio_backend *b, corio_op *op);  /* no-op when idle */
+    /* Flush submissions, wait up to timeout_ns (-1: until a completion;
+     * 0: do not block) for completions, run their callbacks. Returns the
+     * number of callbacks run, or -errno (EINTR is reported as 0). */
+    int  (*wait)(corio_backend *b, int64_t timeout_ns);
+    /* An fd that polls readable when wait() would find work (for hosts). */
+    int  (*pollfd)(corio_backend *b);
+    void (*destroy)(corio_backend *b);
+} corio_backend_vt;
+
+struct corio_backend {
+    const corio_backend_vt *vt;
+};
+
+/* io_uring backend. On failure returns -errno and writes the reason (e.g.
+ * "io_uring_setup: Operation not permitted") into why. */
+int corio_backend_uring_new(corio_backend **out, char *why, size_t whylen);
+
+/* epoll backend. */
+int corio_backend_epoll_new(corio_backend **out, char *why, size_t whylen);
+
+/* Pick a backend: force is NULL/"" (io_uring, falling back to epoll
+ * silently), "io_uring" (fail with the reason in why when unavailable) or
+ * "epoll". -EINVAL for an unknown name. */
+int corio_backend_open(corio_backend **out, const char *force, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,94 @@
+/* buf.c: the growable read buffer declared in buf.h.
+ *
+ * Unread bytes live at data + off. Room for an append is found in this
+ * order: the free tail; the consumed prefix, reclaimed by moving the unread
+ * bytes to the front when that move costs no more than the bytes already
+ * consumed (so compaction stays amortised); a geometric regrow. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+
+#define MIN_CAP 64
+
+/* Move the unread bytes to the start of the storage. */
+static void compact(corio_buf *b)
+{
+    if (b->off == 0)
+        return;
+    memmove(b->data, b->data + b->off, b->len);
+    b->off = 0;
+}
+
+/* Capacity to grow to for need bytes: at least double, never below
+ * MIN_CAP; 0 when the doubling would overflow and need does not fit. */
+static size_t grown_cap(size_t cap, size_t need)
+{
+    size_t c = cap < MIN_CAP ? MIN_CAP : cap;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return need;
+        c *= 2;
+    }
+    return c;
+}
+
+/* Make room for n more bytes after the unread ones; 0 or -ENOMEM. */
+static int reserve(corio_buf *b, size_t n)
+{
+    if (n > SIZE_MAX - b->len)
+        return -ENOMEM;
+    size_t need = b->len + n;
+    if (b->off + need <= b->cap)
+        return 0;
+    if (need <= b->cap && b->off >= b->len) {
+        compact(b);
+        return 0;
+    }
+    size_t cap = grown_cap(b->cap, need);
+    compact(b);
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int corio_buf_append(corio_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = reserve(b, n);
+    if (rc < 0)
+        return rc;
+    memcpy(b->data + b->off + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Consuming everything (or more) frees the storage: idle streams hold none. */
+void corio_buf_consume(corio_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        corio_buf_free(b);
+        return;
+    }
+    b->off += n;
+    b->len -= n;
+}
+
+long corio_buf_find(const corio_buf *b, size_t from, char c)
+{
+    if (from >= b->len)
+        return -1;
+    const char *base = b->data + b->off;
+    const char *hit = memchr(base + from, c, b->len - from);
+    return hit ? (long)(hit - base) : -1;
+}
+
+void corio_buf_free(corio_buf *b)
+{
+    free(b->data);
+    *b = (corio_buf){ 0 };
+}

@@ -1,0 +1,28 @@
+/* buf.h: a growable byte buffer with a consumed-prefix offset, used as a
+ * stream's read buffer. Holds no memory while empty (see corio_buf_consume),
+ * so an idle connection costs no buffer. */
+#ifndef CORIO_BUF_H
+#define CORIO_BUF_H
+#include <stddef.h>
+
+typedef struct corio_buf {
+    char *data;
+    size_t off;   /* first unread byte */
+    size_t len;   /* unread bytes, from data + off */
+    size_t cap;
+} corio_buf;
+
+static inline const char *corio_buf_peek(const corio_buf *b) { return b->data + b->off; }
+
+/* Append n bytes; 0 or -ENOMEM. */
+int corio_buf_append(corio_buf *b, const void *p, size_t n);
+
+/* Drop the first n unread bytes; frees the storage when nothing is left. */
+void corio_buf_consume(corio_buf *b, size_t n);
+
+/* Index of the first c in the unread bytes at or after from, or -1. */
+long corio_buf_find(const corio_buf *b, size_t from, char c);
+
+void corio_buf_free(corio_buf *b);
+
+#endif

@@ -1,0 +1,10 @@
+/* clock.c: CLOCK_MONOTONIC, read once per loop turn by the loop. */
+#include <time.h>
+#include "clock.h"
+
+uint64_t corio_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

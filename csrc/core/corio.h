@@ -1,0 +1,12 @@
+/* corio.h: the C core of corio, with no Lua in it. Everything returns 0 (or
+ * a count) on success and -errno on failure. */
+#ifndef CORIO_H
+#define CORIO_H
+#include "addr.h"
+#include "backend.h"
+#include "buf.h"
+#include "clock.h"
+#include "loop.h"
+#include "stream.h"
+#include "timer.h"
+#endif

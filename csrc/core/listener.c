@@ -1,0 +1,145 @@
+/* listener.c: a listening socket fed by a multishot ACCEPT; accepted fds
+ * wait in a small ring until a task takes them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "stream.h"
+
+/* Stop accepting when this many connections wait unclaimed. */
+#define MAX_QUEUED 65536
+
+static corio_backend *be(corio_listener *ls) { return ls->loop->be; }
+
+static void release(corio_handle *h)
+{
+    corio_listener *ls = (corio_listener *)h;
+    for (; ls->count; ls->count--, ls->head = (ls->head + 1) % ls->cap)
+        close(ls->fds[ls->head]);
+    if (ls->fd >= 0)
+        close(ls->fd);
+    free(ls->fds);
+    free(ls);
+}
+
+static void maybe_free(corio_listener *ls)
+{
+    if ((ls->flags & CORIO_SF_CLOSED) && !corio_op_busy(&ls->accept)) {
+        corio_loop_del_handle(&ls->h);
+        release(&ls->h);
+    }
+}
+
+/* Grow the ring of accepted fds, keeping their order. */
+static int grow(corio_listener *ls)
+{
+    size_t cap = ls->cap ? ls->cap * 2 : 16;
+    int *fds = malloc(cap * sizeof *fds);
+    if (!fds)
+        return -ENOMEM;
+    for (size_t i = 0; i < ls->count; i++)
+        fds[i] = ls->fds[(ls->head + i) % ls->cap];
+    free(ls->fds);
+    ls->fds = fds, ls->cap = cap, ls->head = 0;
+    return 0;
+}
+
+static void push_fd(corio_listener *ls, int fd)
+{
+    if (ls->count == ls->cap && grow(ls) < 0) {
+        close(fd);
+        return;
+    }
+    ls->fds[(ls->head + ls->count++) % ls->cap] = fd;
+    if (ls->count >= MAX_QUEUED)
+        be(ls)->vt->cancel(be(ls), &ls->accept);
+}
+
+static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
+{
+    corio_listener *ls = op->owner;
+    (void)data, (void)flags;
+    if (res >= 0 && (ls->flags & CORIO_SF_CLOSED))
+        close(res);
+    else if (res >= 0)
+        push_fd(ls, res);
+    else if (res != -ECANCELED)
+        ls->err = res;
+    if (ls->flags & CORIO_SF_CLOSED) {
+        maybe_free(ls);
+        return;
+    }
+    corio_waiter *w = ls->waiter;
+    if (w) {
+        ls->waiter = NULL;
+        w->wake(w);
+    }
+}
+
+/* Create, configure, bind and listen; the fd or -errno. */
+static int listen_fd(const struct sockaddr *sa, socklen_t len, int backlog,
+                     int reuseaddr, int reuseport)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if ((reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        bind(fd, sa, len) < 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
+                        int backlog, int reuseaddr, int reuseport,
+                        corio_listener **out)
+{
+    corio_listener *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return -ENOMEM;
+    int fd = listen_fd(sa, len, backlog, reuseaddr, reuseport);
+    if (fd < 0) {
+        free(ls);
+        return fd;
+    }
+    ls->loop = l, ls->fd = fd, ls->h.release = release;
+    ls->accept = (corio_op){.kind = CORIO_OP_ACCEPT, .fd = fd, .cb = accept_cb, .owner = ls};
+    corio_loop_add_handle(l, &ls->h);
+    *out = ls;
+    return 0;
+}
+
+int corio_listener_take(corio_listener *ls, corio_waiter *w)
+{
+    if (ls->count) {
+        int fd = ls->fds[ls->head];
+        ls->head = (ls->head + 1) % ls->cap;
+        ls->count--;
+        return fd;
+    }
+    if (ls->err) {
+        int e = ls->err;
+        ls->err = 0;
+        return e;
+    }
+    if (!corio_op_busy(&ls->accept)) {
+        int rc = be(ls)->vt->submit(be(ls), &ls->accept);
+        if (rc < 0)
+            return rc;
+    }
+    ls->waiter = w;
+    return -EAGAIN;
+}
+
+void corio_listener_close(corio_listener *ls)
+{
+    ls->flags |= CORIO_SF_CLOSED;
+    ls->waiter = NULL;
+    if (corio_op_busy(&ls->accept))
+        be(ls)->vt->cancel(be(ls), &ls->accept);
+    maybe_free(ls);
+}

@@ -1,0 +1,121 @@
+/* loop.c: the loop's phases. A turn is: run the ready tasks (reaping the
+ * backend every few dozen resumes), wait for I/O bounded by the next timer,
+ * fire due timers. The caller (binding) decides when to stop. */
+#include <errno.h>
+#include "clock.h"
+#include "loop.h"
+
+int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
+{
+    *l = (corio_loop){0};
+    l->now_ns = corio_clock_ns();
+    corio_wheel_init(&l->wheel, l->now_ns / 1000000u);
+    l->handles.next = l->handles.prev = &l->handles;
+    return corio_backend_open(&l->be, force, why, whylen);
+}
+
+void corio_loop_close(corio_loop *l)
+{
+    if (l->be)
+        l->be->vt->destroy(l->be);
+    l->be = NULL;
+    while (l->handles.next && l->handles.next != &l->handles) {
+        corio_handle *h = l->handles.next;
+        corio_loop_del_handle(h);
+        h->release(h);
+    }
+}
+
+void corio_loop_add_handle(corio_loop *l, corio_handle *h)
+{
+    h->next = l->handles.next;
+    h->prev = &l->handles;
+    h->next->prev = h;
+    l->handles.next = h;
+}
+
+void corio_loop_del_handle(corio_handle *h)
+{
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    h->next = h->prev = h;
+}
+
+void corio_loop_ready(corio_loop *l, corio_task *t)
+{
+    if (t->queued)
+        return;
+    t->queued = 1;
+    t->next = NULL;
+    if (l->rq_tail)
+        l->rq_tail->next = t;
+    else
+        l->rq_head = t;
+    l->rq_tail = t;
+    l->nready++;
+}
+
+/* Pop the head of the ready queue. */
+static corio_task *pop_ready(corio_loop *l)
+{
+    corio_task *t = l->rq_head;
+    l->rq_head = t->next;
+    if (!l->rq_head)
+        l->rq_tail = NULL;
+    t->next = NULL;
+    t->queued = 0;
+    l->nready--;
+    return t;
+}
+
+void corio_loop_timer(corio_loop *l, corio_timer *t, uint64_t delay_ns)
+{
+    uint64_t now = corio_clock_ns();
+    uint64_t at = (now + delay_ns + 999999u) / 1000000u;
+    corio_wheel_add(&l->wheel, t, at);
+}
+
+/* Fire the timers that are due at the current clock. */
+static void fire_timers(corio_loop *l)
+{
+    l->now_ns = corio_clock_ns();
+    if (l->wheel.count)
+        corio_wheel_advance(&l->wheel, l->now_ns / 1000000u);
+}
+
+size_t corio_loop_run_ready(corio_loop *l)
+{
+    size_t n = l->nready, ran = 0;
+    while (ran < n && l->nready) {
+        if (++l->since_reap >= CORIO_REAP_EVERY) {
+            l->since_reap = 0;
+            l->be->vt->wait(l->be, 0);
+            fire_timers(l);
+        }
+        l->run(l, pop_ready(l), l->run_ud);
+        ran++;
+    }
+    return ran;
+}
+
+int64_t corio_loop_next_timeout(corio_loop *l)
+{
+    if (l->nready)
+        return 0;
+    uint64_t next = corio_wheel_next(&l->wheel);
+    if (next == UINT64_MAX)
+        return -1;
+    uint64_t at = next * 1000000u, now = corio_clock_ns();
+    return at > now ? (int64_t)(at - now) : 0;
+}
+
+int corio_loop_poll(corio_loop *l, int64_t timeout_ns)
+{
+    int64_t t = corio_loop_next_timeout(l);
+    if (t < 0 || (timeout_ns >= 0 && timeout_ns < t))
+        t = timeout_ns;
+    l->since_reap = 0;
+    int rc = l->be->vt->wait(l->be, t);
+    fire_timers(l);
+    return rc < 0 && rc != -EINTR && rc != -ETIME ? rc : 0;
+}

@@ -1,0 +1,76 @@
+/* loop.h: one event loop: a ready queue of tasks, a timer wheel and a
+ * reactor backend. The loop knows tasks only as queue entries; what running
+ * a task means is the caller's run callback (the Lua binding resumes a
+ * coroutine). No global state: each loop is independent. */
+#ifndef CORIO_LOOP_H
+#define CORIO_LOOP_H
+#include <stddef.h>
+#include <stdint.h>
+#include "backend.h"
+#include "timer.h"
+
+/* Resumes between two reaps of the backend while tasks stay ready, so I/O
+ * completions and timers are never starved by busy tasks. */
+#define CORIO_REAP_EVERY 32
+
+typedef struct corio_task corio_task;
+struct corio_task {
+    corio_task *next;   /* ready-queue link */
+    uint8_t queued;     /* 1 while in the ready queue */
+};
+
+/* Anything the loop must free if it closes first: streams and listeners
+ * whose ops had not finished. */
+typedef struct corio_handle corio_handle;
+struct corio_handle {
+    corio_handle *next, *prev;
+    void (*release)(corio_handle *h);   /* close fd, free memory, no I/O */
+};
+
+typedef struct corio_loop corio_loop;
+typedef void (*corio_run_fn)(corio_loop *l, corio_task *t, void *ud);
+
+struct corio_loop {
+    corio_backend *be;
+    corio_wheel wheel;
+    corio_task *rq_head, *rq_tail;
+    size_t nready;
+    uint64_t now_ns;          /* clock read at the start of the last phase */
+    unsigned since_reap;      /* resumes since the last backend reap */
+    corio_run_fn run;
+    void *run_ud;
+    corio_handle handles;     /* sentinel of a circular list */
+};
+
+/* Open a loop on a backend chosen by corio_backend_open(force). */
+int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen);
+
+/* Release the backend, then every handle still registered. Timers and
+ * queued tasks are simply forgotten. */
+void corio_loop_close(corio_loop *l);
+
+/* Register / unregister a handle for release at close. */
+void corio_loop_add_handle(corio_loop *l, corio_handle *h);
+void corio_loop_del_handle(corio_handle *h);
+
+/* Queue t to run (at the tail); a no-op if it is already queued. */
+void corio_loop_ready(corio_loop *l, corio_task *t);
+
+/* Arm timer t to fire after delay_ns (rounded up to whole ms, so it never
+ * fires early). */
+void corio_loop_timer(corio_loop *l, corio_timer *t, uint64_t delay_ns);
+
+/* Run the tasks that are ready now (not those they make ready), reaping
+ * the backend every CORIO_REAP_EVERY resumes. Returns the number run. */
+size_t corio_loop_run_ready(corio_loop *l);
+
+/* Wait for I/O once, at most timeout_ns (-1: until the next timer or
+ * completion; never blocks while tasks are ready), then fire due timers.
+ * Returns 0 or -errno from the backend. */
+int corio_loop_poll(corio_loop *l, int64_t timeout_ns);
+
+/* Nanoseconds until the loop has work: 0 if tasks are ready, -1 if nothing
+ * is scheduled (no task ready, no timer), else time to the next timer. */
+int64_t corio_loop_next_timeout(corio_loop *l);
+
+#endif

@@ -1,0 +1,104 @@
+/* stream.h: connected sockets and listeners over backend ops.
+ *
+ * A stream owns its fd, a read buffer fed by one multishot RECV armed on
+ * demand, and one SEND and one CONNECT op. A waiter (the task waiting on
+ * the stream) is woken whenever the state it waits on may have changed;
+ * it then re-reads the stream's fields. Core objects are heap-allocated and
+ * outlive their owner's handle until every op has had its final callback,
+ * because the kernel may write into them until then. */
+#ifndef CORIO_STREAM_H
+#define CORIO_STREAM_H
+#include <stddef.h>
+#include <sys/socket.h>
+#include "backend.h"
+#include "buf.h"
+#include "loop.h"
+
+/* Above this many buffered unread bytes the RECV is stopped (backpressure);
+ * it is re-armed when a read finds the buffer below it. */
+#define CORIO_STREAM_HWM (256u * 1024u)
+
+typedef struct corio_waiter corio_waiter;
+struct corio_waiter {
+    void (*wake)(corio_waiter *w);
+};
+
+enum {
+    CORIO_SF_EOF = 1,       /* peer finished sending */
+    CORIO_SF_CLOSED = 2,    /* owner closed: free when ops are idle */
+    CORIO_SF_STOPPING = 4,  /* RECV cancel requested for backpressure */
+};
+
+#define CORIO_STREAM_IOV 8
+
+typedef struct corio_stream {
+    corio_handle h;            /* first: registered with the loop */
+    corio_loop *loop;
+    int fd;
+    unsigned flags;
+    int rerr;                  /* -errno of a failed read (sticky) */
+    int werr;                  /* -errno of the last failed send */
+    int conn_res;              /* connect result: 1 pending, 0 ok, -errno */
+    corio_buf rbuf;
+    corio_op recv, send, conn;
+    corio_waiter *reader, *writer;
+    struct iovec *wiov;        /* unsent part of the current write */
+    int wiovcnt;
+    struct iovec wiov_small[CORIO_STREAM_IOV];
+    struct iovec *wiov_heap;
+    struct sockaddr_storage peer;
+} corio_stream;
+
+typedef struct corio_listener {
+    corio_handle h;
+    corio_loop *loop;
+    int fd;
+    unsigned flags;
+    int err;                   /* -errno of a failed accept (reported once) */
+    int *fds;                  /* accepted fds not yet taken (a ring) */
+    size_t head, count, cap;
+    corio_op accept;
+    corio_waiter *waiter;
+} corio_listener;
+
+/* Wrap a connected non-blocking fd. -ENOMEM. */
+int corio_stream_open(corio_loop *l, int fd, corio_stream **out);
+
+/* Start connecting to sa; s->conn_res becomes 0 or -errno, then the
+ * writer w is woken. */
+int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len,
+                         corio_waiter *w, corio_stream **out);
+
+/* Make sure data is coming: arm the RECV if needed and register w to be
+ * woken on data, end of stream or error. */
+int corio_stream_want_read(corio_stream *s, corio_waiter *w);
+
+/* Send all of iov (pointers must stay valid until w is woken with
+ * s->wiovcnt == 0 or s->werr set). Short sends are resubmitted. */
+int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w);
+
+/* Ask the kernel to stop the current SEND / CONNECT; the writer is woken
+ * at the op's final callback as usual. */
+void corio_stream_cancel_write(corio_stream *s);
+
+/* Release the handle: cancel ops, close the fd and free once all are idle.
+ * Wakes nothing: the owner's waiters must already be gone, except a writer
+ * with a SEND in flight, which is woken at its final callback. */
+void corio_stream_close(corio_stream *s);
+
+/* shutdown(SHUT_WR): 0 or -errno. */
+int corio_stream_shutdown(corio_stream *s);
+
+/* Open a listener bound to sa. backlog <= 0 means SOMAXCONN. */
+int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
+                        int backlog, int reuseaddr, int reuseport,
+                        corio_listener **out);
+
+/* Take an accepted fd (>= 0), or register w and return -EAGAIN, or return
+ * a pending accept error (-errno) once. */
+int corio_listener_take(corio_listener *ls, corio_waiter *w);
+
+/* Cancel the accept, close the fd and queued fds, free once idle. */
+void corio_listener_close(corio_listener *ls);
+
+#endif
