@@ -5,6 +5,7 @@
  * bytes to the front when that move costs no more than the bytes already
  * consumed (so compaction stays amortised); a geometric regrow. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"

@@ -169,18 +169,20 @@ static size_t run_slot(corio_wheel *w, unsigned lv, unsigned s)
 }
 
 /* The loop visits only occupied slots, so a long jump over an almost empty
- * wheel costs a few iterations per timer, not one per tick. */
+ * wheel costs a few iterations per timer, not one per tick. Time never
+ * goes back: an earlier now_ms counts as the wheel's now. */
 size_t corio_wheel_advance(corio_wheel *w, uint64_t now_ms)
 {
     size_t fired = 0;
     unsigned lv = 0;
     uint64_t at;
+    if (now_ms < w->now)
+        now_ms = w->now;
     while ((at = earliest(w, &lv)) <= now_ms && at != UINT64_MAX) {
         if (at > w->now)
             w->now = at;
         fired += run_slot(w, lv, pos_of(w->now, lv));
     }
-    if (now_ms > w->now)
-        w->now = now_ms;
+    w->now = now_ms;
     return fired;
 }

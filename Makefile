@@ -1,0 +1,72 @@
+# corio: make (build), make test, make demo, make deps, make bench
+LUA      ?= lua5.4
+LUA_INC  ?= /usr/include/lua5.4
+BUSTED   ?= busted --lua=$(LUA)
+CC       ?= gcc
+OPT      ?= -O2 -g
+WARN      = -Wall -Wextra -Werror
+CFLAGS   += -std=gnu11 -fPIC $(OPT) $(WARN) $(SAN)
+LDLIBS    = -luring
+
+CORE_SRC := $(sort $(wildcard csrc/core/*.c))
+BIND_SRC := $(sort $(wildcard csrc/bind/*.c))
+HEADERS  := $(wildcard csrc/core/*.h csrc/bind/*.h csrc/*.h)
+MODULE    = lua/corio/core.so
+CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
+
+DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted gcc make pkg-config
+DEB_ALL   = $(DEB_PKGS) libc6-dev
+
+.PHONY: all deps test spec ctest demo bench asan valgrind layers clean
+
+all: layers $(MODULE)
+
+$(MODULE): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
+	$(CC) $(CFLAGS) -I$(LUA_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) $(LDFLAGS) $(LDLIBS)
+
+# The core must not know Lua: only csrc/bind may include lua.h.
+layers:
+	@! grep -n 'lua\.h\|lauxlib\.h\|lualib\.h' csrc/core/* || \
+	  { echo "csrc/core must not include Lua headers"; exit 1; }
+
+# Install the Debian packages that are missing (needs root or sudo).
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+spec/c/bin/%: spec/c/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p spec/c/bin
+	$(CC) $(CFLAGS) -Icsrc/core -o $@ $< $(filter-out csrc/core/backend%.c,$(CORE_SRC)) \
+	  csrc/core/backend.c csrc/core/backend_epoll.c csrc/core/backend_uring.c $(LDLIBS)
+
+ctest: $(CTESTS)
+
+test: deps
+	@$(MAKE) --no-print-directory all ctest
+	@bash spec/run.sh
+
+spec: all
+	@bash spec/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' $(LUA) examples/demo.lua
+
+bench: deps all
+	bash bench/run.sh
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory all ctest OPT='-O1 -g -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
+	@CORIO_ASAN=1 bash spec/run.sh
+
+clean:
+	rm -rf $(MODULE) spec/c/bin

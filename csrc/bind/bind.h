@@ -1,0 +1,121 @@
+/* bind.h: what the binding files share. Only csrc/bind includes lua.h.
+ *
+ * One runtime per lua_State lives in a userdata that every module function
+ * and method gets as upvalue 1. A task is a userdata (corio.Task) whose
+ * first user value is its coroutine; it stays anchored in the registry
+ * while it is live. A suspending call records what the task waits on
+ * (wait kind + object) and yields with a continuation; whoever completes
+ * the wait calls l_task_wake; cancellation and deadlines call the wait's
+ * interrupt function, and the continuation then raises. */
+#ifndef CORIO_BIND_H
+#define CORIO_BIND_H
+#include <lua.h>
+#include <lauxlib.h>
+#include "../core/corio.h"
+
+#if LUA_VERSION_NUM < 504
+#error "corio needs Lua 5.4"
+#endif
+#if LUA_VERSION_RELEASE_NUM >= 50406
+#define l_closethread(L, from) lua_closethread(L, from)
+#else
+#define l_closethread(L, from) lua_resetthread(L)
+#endif
+
+#define CORIO_BUDGET 128   /* immediate completions before a forced yield */
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+typedef struct l_runtime l_runtime;
+typedef struct l_task l_task;
+typedef struct l_deadline l_deadline;
+
+enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
+
+enum l_wait {
+    W_NONE, W_YIELD, W_SLEEP, W_PARK, W_JOIN,     /* woken by the runtime */
+    W_IO                                          /* woken by the reactor */
+};
+
+/* Breaks a task's current wait; must arrange a later l_task_wake. */
+typedef void (*l_interrupt_fn)(l_task *t);
+
+struct l_task {
+    corio_task q;             /* ready-queue entry */
+    corio_waiter waiter;      /* handed to core objects */
+    corio_timer timer;        /* for sleep */
+    l_runtime *rt;
+    lua_State *co;
+    l_task *prev, *next;      /* runtime's list of live tasks */
+    l_task *joiners;          /* tasks waiting in join (via join_next) */
+    l_task *join_next;
+    l_deadline *deadlines;    /* innermost first */
+    l_interrupt_fn interrupt;
+    void *wait_obj;
+    int ref;                  /* registry ref while live, else LUA_NOREF */
+    int nargs;                /* values on co's stack for the next resume */
+    int nres;                 /* results on co's stack once finished */
+    int budget;
+    uint8_t status, wait, interrupted, cancel_pending;
+    uint8_t supervised, observed, started, is_main;
+};
+
+struct l_deadline {
+    corio_timer timer;
+    l_task *task;
+    l_deadline *next;         /* outer deadline */
+    uint8_t armed, fired, popped;
+};
+
+struct l_runtime {
+    corio_loop loop;
+    lua_State *from;          /* thread running run/step */
+    l_task *current;
+    l_task live;              /* sentinel of the live-task list */
+    size_t nlive, nio;        /* live tasks; tasks waiting on the reactor */
+    int running;
+    int on_error;             /* registry ref of the handler or LUA_NOREF */
+    int cancel_err;           /* registry ref of the cancellation error */
+    int closed;
+};
+
+/* runtime.c */
+l_runtime *l_rt(lua_State *L);                     /* upvalue 1 */
+int l_fail(lua_State *L, int err);                 /* nil, message, code */
+void l_report(l_runtime *rt, lua_State *L, l_task *t);
+void l_push_cancel_error(lua_State *L, l_runtime *rt);
+/* Register metatable mt whose methods get the runtime (stack top) as
+ * upvalue 1, with __index pointing to itself. */
+void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods);
+/* Resolve args 1 (host), 2 (port); on failure push nil, msg, code, ret -1. */
+int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t *len);
+
+/* The l_*_open functions register a metatable whose methods get the
+ * runtime userdata (on the top of the stack) as upvalue 1. */
+
+/* task.c */
+void l_task_open(lua_State *L);
+l_task *l_task_new(lua_State *L, int fnidx, int nargs);  /* pushes it */
+int l_task_results(lua_State *L, l_task *t);      /* push results or raise */
+void l_task_run(corio_loop *l, corio_task *q, void *ud);
+void l_task_wake(l_task *t);
+void l_task_interrupt(l_task *t);
+int l_task_cancel(lua_State *L, l_task *t);
+void l_task_push(lua_State *L, l_task *t);
+l_task *l_task_current(lua_State *L, const char *fname);  /* raises outside a task */
+l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending cancel raised */
+int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
+              lua_KContext ctx, lua_KFunction k);
+int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
+void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
+int l_budget_spent(l_task *t);
+extern const luaL_Reg l_task_funcs[];              /* module functions */
+
+/* stream.c, listener.c */
+void l_stream_open(lua_State *L);
+int l_stream_push(lua_State *L, l_runtime *rt, int fd);
+extern const luaL_Reg l_stream_funcs[];
+void l_listener_open(lua_State *L);
+extern const luaL_Reg l_listener_funcs[];
+
+#endif

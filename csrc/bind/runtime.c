@@ -1,0 +1,298 @@
+/* runtime.c: luaopen_corio_core, the per-state runtime, and the functions
+ * that drive the loop: run, step, pollfd. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bind.h"
+
+#define RUNTIME_MT "corio.Runtime"
+#define CANCELLED_MT "corio.Cancelled"
+
+l_runtime *l_rt(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+int l_fail(lua_State *L, int err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(err < 0 ? -err : err));
+    lua_pushstring(L, corio_errname(err));
+    return 3;
+}
+
+void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, mt);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+void l_push_cancel_error(lua_State *L, l_runtime *rt)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
+}
+
+/* Report the error of a task nobody joins: to the on_error handler as
+ * (traceback, task, error), else to stderr. Never raises. */
+void l_report(l_runtime *rt, lua_State *L, l_task *t)
+{
+    int top = lua_gettop(L);
+    l_task_push(L, t);                                    /* top+1 */
+    lua_pushvalue(t->co, -1);
+    lua_xmove(t->co, L, 1);                               /* top+2: error */
+    if (lua_getiuservalue(L, top + 1, 2) != LUA_TSTRING) { /* top+3: traceback */
+        lua_pop(L, 1);
+        luaL_tolstring(L, top + 2, NULL);
+    }
+    if (rt->on_error == LUA_NOREF) {
+        fprintf(stderr, "corio: error in task: %s\n", lua_tostring(L, top + 3));
+    } else {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->on_error);
+        lua_pushvalue(L, top + 3);
+        lua_pushvalue(L, top + 1);
+        lua_pushvalue(L, top + 2);
+        if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+            fprintf(stderr, "corio: error in the on_error handler: %s\n",
+                    luaL_tolstring(L, -1, NULL));
+    }
+    lua_settop(L, top);
+}
+
+/* ---- driving the loop ---- */
+
+/* Nothing is ready, no timer is armed and no task waits on the reactor:
+ * the tasks left wait on each other and can never wake. */
+static int deadlocked(l_runtime *rt)
+{
+    return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
+}
+
+static void cancel_all(lua_State *L, l_runtime *rt)
+{
+    for (l_task *t = rt->live.next; t != &rt->live; t = t->next)
+        l_task_cancel(L, t);
+}
+
+/* Run until every task has finished. Returns 0, -errno from the backend,
+ * or 1 when a deadlock had to be broken by cancelling every task. */
+static int drive(lua_State *L, l_runtime *rt)
+{
+    int deadlock = 0;
+    while (rt->nlive) {
+        corio_loop_run_ready(&rt->loop);
+        if (!rt->nlive)
+            break;
+        if (deadlocked(rt)) {
+            if (++deadlock > 3)
+                return 1;
+            cancel_all(L, rt);
+            continue;
+        }
+        int rc = corio_loop_poll(&rt->loop, -1);
+        if (rc < 0)
+            return rc;
+    }
+    return deadlock ? 1 : 0;
+}
+
+static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
+{
+    if (rt->running)
+        luaL_error(L, "%s: the loop is already running (called from a task?)", fname);
+    rt->running = 1;
+    rt->from = L;
+}
+
+/* Raise the main task's error, with its traceback when it is a string. */
+static int raise_main(lua_State *L, l_task *t, int task_idx)
+{
+    if (t->status == ST_FAILED && lua_isstring(t->co, -1) &&
+        lua_getiuservalue(L, task_idx, 2) == LUA_TSTRING)
+        return lua_error(L);
+    return l_task_results(L, t);
+}
+
+/* corio.run(fn, ...): run fn as the main task until every task is done. */
+static int l_run(lua_State *L)
+{
+    l_runtime *rt = l_rt(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    enter_loop(L, rt, "corio.run");
+    l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);
+    int idx = lua_gettop(L);
+    t->is_main = 1;
+    int rc = drive(L, rt);
+    rt->running = 0;
+    rt->from = NULL;
+    if (rc == 1)
+        return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake them");
+    if (rc < 0)
+        return luaL_error(L, "corio.run: backend failure: %s", strerror(-rc));
+    return t->status == ST_DONE ? l_task_results(L, t) : raise_main(L, t, idx);
+}
+
+/* corio.step([timeout]): one turn for a host; returns live tasks. */
+static int l_step(lua_State *L)
+{
+    l_runtime *rt = l_rt(L);
+    lua_Number to = luaL_optnumber(L, 1, 0);
+    enter_loop(L, rt, "corio.step");
+    corio_loop_run_ready(&rt->loop);
+    int rc = corio_loop_poll(&rt->loop, to > 0 ? (int64_t)(to * 1e9) : 0);
+    corio_loop_run_ready(&rt->loop);
+    rt->running = 0;
+    if (rc < 0)
+        return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));
+    lua_pushinteger(L, (lua_Integer)rt->nlive);
+    return 1;
+}
+
+static int l_pollfd(lua_State *L)
+{
+    corio_backend *be = l_rt(L)->loop.be;
+    lua_pushinteger(L, be->vt->pollfd(be));
+    return 1;
+}
+
+/* corio.next_timeout(): seconds until the loop needs a step (0 if tasks
+ * are ready), or nil when only I/O can wake it. */
+static int l_next_timeout(lua_State *L)
+{
+    int64_t ns = corio_loop_next_timeout(&l_rt(L)->loop);
+    if (ns < 0)
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, (lua_Number)ns / 1e9);
+    return 1;
+}
+
+static int l_backend(lua_State *L)
+{
+    lua_pushstring(L, l_rt(L)->loop.be->vt->name);
+    return 1;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)corio_clock_ns() / 1e9);
+    return 1;
+}
+
+/* corio.on_error(fn | nil): returns the previous handler. */
+static int l_on_error(lua_State *L)
+{
+    l_runtime *rt = l_rt(L);
+    if (!lua_isnoneornil(L, 1))
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->on_error);
+    luaL_unref(L, LUA_REGISTRYINDEX, rt->on_error);
+    lua_pushvalue(L, 1);
+    rt->on_error = lua_isnil(L, 1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
+/* corio.stats(): counts of live things, for leak checks. */
+static int l_stats(lua_State *L)
+{
+    l_runtime *rt = l_rt(L);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)rt->nlive);
+    lua_setfield(L, -2, "tasks");
+    lua_pushinteger(L, (lua_Integer)rt->loop.nready);
+    lua_setfield(L, -2, "ready");
+    lua_pushinteger(L, (lua_Integer)rt->loop.wheel.count);
+    lua_setfield(L, -2, "timers");
+    lua_pushinteger(L, (lua_Integer)rt->nio);
+    lua_setfield(L, -2, "io_waiting");
+    return 1;
+}
+
+static int l_is_cancelled(lua_State *L)
+{
+    l_push_cancel_error(L, l_rt(L));
+    lua_pushboolean(L, lua_rawequal(L, 1, -1));
+    return 1;
+}
+
+static int cancelled_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "cancelled");
+    return 1;
+}
+
+static int runtime_gc(lua_State *L)
+{
+    l_runtime *rt = lua_touserdata(L, 1);
+    if (!rt->closed) {
+        rt->closed = 1;
+        corio_loop_close(&rt->loop);
+    }
+    return 0;
+}
+
+static const luaL_Reg runtime_funcs[] = {
+    {"run", l_run},         {"step", l_step},     {"pollfd", l_pollfd},
+    {"backend", l_backend}, {"now", l_now},       {"on_error", l_on_error},
+    {"stats", l_stats},     {"next_timeout", l_next_timeout},
+    {"is_cancelled", l_is_cancelled}, {NULL, NULL},
+};
+
+/* The unique cancellation error value of this runtime. */
+static int new_cancel_error(lua_State *L)
+{
+    lua_newtable(L);
+    luaL_newmetatable(L, CANCELLED_MT);
+    lua_pushcfunction(L, cancelled_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_setmetatable(L, -2);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static l_runtime *new_runtime(lua_State *L)
+{
+    l_runtime *rt = lua_newuserdatauv(L, sizeof *rt, 0);
+    memset(rt, 0, sizeof *rt);
+    rt->closed = 1;
+    rt->on_error = LUA_NOREF;
+    rt->live.next = rt->live.prev = &rt->live;
+    luaL_newmetatable(L, RUNTIME_MT);
+    lua_pushcfunction(L, runtime_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    const char *force = getenv("CORIO_BACKEND");
+    char why[256] = "";
+    int rc = corio_loop_init(&rt->loop, force, why, sizeof why);
+    if (rc < 0) {
+        corio_loop_close(&rt->loop);
+        luaL_error(L, "corio: cannot start the %s backend: %s",
+                   force && *force ? force : "io_uring or epoll", why[0] ? why : strerror(-rc));
+    }
+    rt->closed = 0;
+    rt->loop.run = l_task_run;
+    rt->loop.run_ud = rt;
+    rt->cancel_err = new_cancel_error(L);
+    return rt;
+}
+
+int luaopen_corio_core(lua_State *L)
+{
+    new_runtime(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_MT);
+    l_task_open(L);
+    l_stream_open(L);
+    l_listener_open(L);
+    lua_newtable(L);
+    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs, l_listener_funcs};
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        lua_pushvalue(L, -2);
+        luaL_setfuncs(L, sets[i], 1);
+    }
+    return 1;
+}

@@ -1,0 +1,475 @@
+/* stream.c: corio.Stream, a TCP connection: read, read_exact, readline,
+ * write, shutdown, close, peer, addr, setoption; and corio.tcp.connect. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "bind.h"
+
+#define STREAM_MT "corio.Stream"
+#define DEFAULT_READ 65536
+#define DEFAULT_LINE 65536
+#define WRITE_IOV 16
+
+typedef struct l_stream {
+    corio_stream *s;      /* NULL once closed */
+    l_task *reader, *writer;
+} l_stream;
+
+static l_stream *check_stream(lua_State *L)
+{
+    return luaL_checkudata(L, 1, STREAM_MT);
+}
+
+/* The stream at arg 1, raising "<fname>: stream is closed" if it is. */
+static l_stream *check_open(lua_State *L, const char *fname)
+{
+    l_stream *st = check_stream(L);
+    if (!st->s)
+        luaL_error(L, "%s: stream is closed", fname);
+    return st;
+}
+
+static int closed_fail(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "stream is closed");
+    lua_pushliteral(L, "EBADF");
+    return 3;
+}
+
+/* Close without raising: wakes a task blocked in a read (it then returns
+ * "stream is closed"); a writer wakes when the kernel lets go of its data. */
+static void stream_close(l_stream *st)
+{
+    if (!st->s)
+        return;
+    l_task *r = st->reader;
+    st->reader = NULL;
+    corio_stream_close(st->s);
+    st->s = NULL;
+    if (r)
+        l_task_wake(r);
+}
+
+int l_stream_push(lua_State *L, l_runtime *rt, int fd)
+{
+    l_stream *st = lua_newuserdatauv(L, sizeof *st, 0);
+    memset(st, 0, sizeof *st);
+    luaL_setmetatable(L, STREAM_MT);
+    if (fd < 0)
+        return 0;
+    int rc = corio_stream_open(&rt->loop, fd, &st->s);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static void read_interrupt(l_task *t)
+{
+    l_stream *st = t->wait_obj;
+    st->reader = NULL;
+    if (st->s)
+        st->s->reader = NULL;
+    l_task_wake(t);
+}
+
+/* Wait for more data, then continue in k. */
+static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext ctx,
+                     lua_KFunction k)
+{
+    l_task *t = l_task_current(L, fname);
+    if (st->reader && st->reader != t)
+        return luaL_error(L, "%s: another task is reading this stream", fname);
+    int rc = corio_stream_want_read(st->s, &t->waiter);
+    if (rc < 0)
+        return l_fail(L, rc);
+    st->reader = t;
+    return l_suspend(L, t, W_IO, st, read_interrupt, ctx, k);
+}
+
+/* On a resume: forget the reader slot, raise cancel/timeout if any.
+ * Returns the core stream, or NULL if it was closed meanwhile. */
+static corio_stream *reading(lua_State *L, int status)
+{
+    l_stream *st = lua_touserdata(L, 1);
+    if (status == LUA_YIELD) {
+        l_task *t = l_rt(L)->current;
+        if (st->reader == t)
+            st->reader = NULL;
+        l_resumed(L, t);
+    }
+    return st->s;
+}
+
+/* Move up to n buffered bytes into a Lua string. */
+static int take(lua_State *L, corio_stream *s, size_t n)
+{
+    if (n > s->rbuf.len)
+        n = s->rbuf.len;
+    lua_pushlstring(L, corio_buf_peek(&s->rbuf), n);
+    corio_buf_consume(&s->rbuf, n);
+    return 1;
+}
+
+/* End of data: nil at a clean end, nil, msg, code on an error. */
+static int at_end(lua_State *L, corio_stream *s)
+{
+    if (s->rerr)
+        return l_fail(L, s->rerr);
+    lua_pushnil(L);
+    return 1;
+}
+
+static int ended(corio_stream *s)
+{
+    return s->rerr || (s->flags & CORIO_SF_EOF);
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx)
+{
+    corio_stream *s = reading(L, status);
+    if (!s)
+        return closed_fail(L);
+    if (s->rbuf.len)
+        return take(L, s, (size_t)ctx);
+    if (ended(s))
+        return at_end(L, s);
+    return wait_data(L, lua_touserdata(L, 1), "stream:read", ctx, read_k);
+}
+
+/* Enter a read: a task is required; a task that keeps finding data
+ * already buffered yields after its budget so others get to run. */
+static int start_read(lua_State *L, const char *fname, lua_KContext ctx, lua_KFunction k)
+{
+    l_task *t = l_enter(L, fname);
+    if (l_budget_spent(t))
+        return l_yield(L, t, ctx, k);
+    return k(L, LUA_OK, ctx);
+}
+
+/* stream:read([n]): up to n bytes (default 64 KiB); nil at end of stream. */
+static int l_stream_read(lua_State *L)
+{
+    check_open(L, "stream:read");
+    lua_Integer n = luaL_optinteger(L, 2, DEFAULT_READ);
+    luaL_argcheck(L, n > 0, 2, "must be positive");
+    lua_settop(L, 2);
+    return start_read(L, "stream:read", (lua_KContext)n, read_k);
+}
+
+static int read_exact_k(lua_State *L, int status, lua_KContext ctx)
+{
+    corio_stream *s = reading(L, status);
+    if (!s)
+        return closed_fail(L);
+    if (s->rbuf.len >= (size_t)ctx)
+        return take(L, s, (size_t)ctx);
+    if (ended(s)) {
+        if (s->rerr)
+            return l_fail(L, s->rerr);
+        lua_pushnil(L);
+        lua_pushliteral(L, "unexpected end of stream");
+        lua_pushliteral(L, "EOF");
+        return 3;
+    }
+    return wait_data(L, lua_touserdata(L, 1), "stream:read_exact", ctx, read_exact_k);
+}
+
+/* stream:read_exact(n): exactly n bytes; at a premature end, nil, msg, code
+ * (the bytes received stay buffered). */
+static int l_stream_read_exact(lua_State *L)
+{
+    check_open(L, "stream:read_exact");
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0, 2, "must not be negative");
+    lua_settop(L, 2);
+    if (n == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    return start_read(L, "stream:read_exact", (lua_KContext)n, read_exact_k);
+}
+
+/* Push the line of len bytes (its "\n" at len) without "\r\n". */
+static int take_line(lua_State *L, corio_stream *s, size_t len)
+{
+    const char *p = corio_buf_peek(&s->rbuf);
+    size_t n = len && p[len - 1] == '\r' ? len - 1 : len;
+    lua_pushlstring(L, p, n);
+    corio_buf_consume(&s->rbuf, len + 1);
+    return 1;
+}
+
+static int line_too_long(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "line too long");
+    lua_pushliteral(L, "EMSGSIZE");
+    return 3;
+}
+
+/* ctx: bytes already searched for "\n". */
+static int readline_k(lua_State *L, int status, lua_KContext ctx)
+{
+    corio_stream *s = reading(L, status);
+    if (!s)
+        return closed_fail(L);
+    size_t max = (size_t)lua_tointeger(L, 2);
+    long i = corio_buf_find(&s->rbuf, (size_t)ctx, '\n');
+    if (i >= 0)
+        return (size_t)i > max + 1 ? line_too_long(L) : take_line(L, s, (size_t)i);
+    if (s->rbuf.len > max + 1)
+        return line_too_long(L);
+    if (ended(s) && s->rbuf.len && !s->rerr)
+        return take(L, s, s->rbuf.len);
+    if (ended(s))
+        return at_end(L, s);
+    return wait_data(L, lua_touserdata(L, 1), "stream:readline",
+                     (lua_KContext)s->rbuf.len, readline_k);
+}
+
+/* stream:readline([max]): next line without its ending; nil at end of
+ * stream; nil, "line too long" past max bytes (default 64 KiB). */
+static int l_stream_readline(lua_State *L)
+{
+    check_open(L, "stream:readline");
+    lua_Integer max = luaL_optinteger(L, 2, DEFAULT_LINE);
+    luaL_argcheck(L, max > 0, 2, "must be positive");
+    lua_settop(L, 1);
+    lua_pushinteger(L, max);
+    return start_read(L, "stream:readline", 0, readline_k);
+}
+
+/* ---- writing ---- */
+
+static void write_interrupt(l_task *t)
+{
+    l_stream *st = t->wait_obj;
+    if (st->s)
+        corio_stream_cancel_write(st->s);
+}
+
+static int write_k(lua_State *L, int status, lua_KContext ctx)
+{
+    l_stream *st = lua_touserdata(L, 1);
+    l_task *t = l_rt(L)->current;
+    (void)status, (void)ctx;
+    st->writer = NULL;
+    l_resumed(L, t);
+    if (!st->s)
+        return closed_fail(L);
+    if (st->s->werr)
+        return l_fail(L, st->s->werr);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Collect the string arguments into iov (at most WRITE_IOV entries are
+ * on the stack; more go to a userdata left on the Lua stack). */
+static struct iovec *gather(lua_State *L, struct iovec *small, int *cnt)
+{
+    int n = lua_gettop(L) - 1;
+    struct iovec *iov = small;
+    if (n > WRITE_IOV)
+        iov = lua_newuserdatauv(L, sizeof *iov * (size_t)n, 0);
+    *cnt = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        const char *p = luaL_checklstring(L, i + 2, &len);
+        if (len)
+            iov[(*cnt)++] = (struct iovec){(void *)p, len};
+    }
+    return iov;
+}
+
+/* stream:write(s, ...): returns true once every byte is written; the
+ * strings stay on this coroutine's stack, so alive, until then. */
+static int l_stream_write(lua_State *L)
+{
+    l_stream *st = check_open(L, "stream:write");
+    struct iovec small[WRITE_IOV];
+    int cnt;
+    struct iovec *iov = gather(L, small, &cnt);
+    l_task *t = l_enter(L, "stream:write");
+    if (st->writer)
+        return luaL_error(L, "stream:write: another task is writing this stream");
+    if (cnt == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    int rc = corio_stream_write(st->s, iov, cnt, &t->waiter);
+    if (rc < 0)
+        return l_fail(L, rc);
+    st->writer = t;
+    return l_suspend(L, t, W_IO, st, write_interrupt, 0, write_k);
+}
+
+/* ---- the rest ---- */
+
+static int l_stream_shutdown(lua_State *L)
+{
+    l_stream *st = check_open(L, "stream:shutdown");
+    int rc = corio_stream_shutdown(st->s);
+    if (rc < 0)
+        return l_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* stream:close(): true; a second close returns nil, msg, "EBADF". */
+static int l_stream_close(lua_State *L)
+{
+    l_stream *st = check_stream(L);
+    if (!st->s)
+        return closed_fail(L);
+    stream_close(st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_stream_gc(lua_State *L)
+{
+    stream_close(check_stream(L));
+    return 0;
+}
+
+/* Push host, port of a socket address getter (getpeername/getsockname). */
+static int push_name(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *))
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (get(fd, (struct sockaddr *)&sa, &len) < 0)
+        return l_fail(L, -errno);
+    char host[64];
+    int port = corio_addr_format((struct sockaddr *)&sa, host, sizeof host);
+    lua_pushstring(L, host);
+    lua_pushinteger(L, port);
+    return 2;
+}
+
+static int l_stream_peer(lua_State *L)
+{
+    return push_name(L, check_open(L, "stream:peer")->s->fd, getpeername);
+}
+
+static int l_stream_addr(lua_State *L)
+{
+    return push_name(L, check_open(L, "stream:addr")->s->fd, getsockname);
+}
+
+/* stream:setoption(name, value): nodelay, keepalive (booleans), rcvbuf,
+ * sndbuf (bytes). */
+static int l_stream_setoption(lua_State *L)
+{
+    l_stream *st = check_open(L, "stream:setoption");
+    const char *name = luaL_checkstring(L, 2);
+    int level = SOL_SOCKET, opt, v;
+    if (!strcmp(name, "nodelay"))
+        level = IPPROTO_TCP, opt = TCP_NODELAY, v = lua_toboolean(L, 3);
+    else if (!strcmp(name, "keepalive"))
+        opt = SO_KEEPALIVE, v = lua_toboolean(L, 3);
+    else if (!strcmp(name, "rcvbuf") || !strcmp(name, "sndbuf"))
+        opt = name[0] == 'r' ? SO_RCVBUF : SO_SNDBUF, v = (int)luaL_checkinteger(L, 3);
+    else
+        return luaL_error(L, "stream:setoption: unknown option '%s' "
+                             "(expected nodelay, keepalive, rcvbuf or sndbuf)", name);
+    if (setsockopt(st->s->fd, level, opt, &v, sizeof v) < 0)
+        return l_fail(L, -errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_stream_tostring(lua_State *L)
+{
+    l_stream *st = check_stream(L);
+    if (st->s)
+        lua_pushfstring(L, "corio.Stream (fd %d)", st->s->fd);
+    else
+        lua_pushliteral(L, "corio.Stream (closed)");
+    return 1;
+}
+
+/* ---- corio.tcp.connect ---- */
+
+/* ctx: stack index of the new stream. */
+static int connect_k(lua_State *L, int status, lua_KContext ctx)
+{
+    l_stream *st = lua_touserdata(L, (int)ctx);
+    l_task *t = l_rt(L)->current;
+    (void)status;
+    st->writer = NULL;
+    if (t->interrupted)
+        stream_close(st);
+    l_resumed(L, t);
+    int res = st->s ? st->s->conn_res : -ECANCELED;
+    if (res < 0) {
+        stream_close(st);
+        return l_fail(L, res);
+    }
+    lua_settop(L, (int)ctx);
+    return 1;
+}
+
+/* Resolve host/port (arg 1, 2) or push nil, msg, code and return -1. */
+int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t *len)
+{
+    const char *host = luaL_optstring(L, 1, NULL);
+    lua_Integer port = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
+    int rc = corio_addr_resolve(host, (int)port, passive, sa, len);
+    if (rc == 0)
+        return 0;
+    lua_pushnil(L);
+    lua_pushstring(L, corio_addr_error(rc));
+    lua_pushliteral(L, "ENOENT");
+    return -1;
+}
+
+static int l_tcp_connect(lua_State *L)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    l_runtime *rt = l_rt(L);
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    l_task *t = l_enter(L, "corio.tcp.connect");
+    if (l_resolve(L, 0, &sa, &len) < 0)
+        return 3;
+    lua_settop(L, 3);
+    l_stream_push(L, rt, -1);
+    l_stream *st = lua_touserdata(L, 4);
+    int rc = corio_stream_connect(&rt->loop, (struct sockaddr *)&sa, len, &t->waiter, &st->s);
+    if (rc < 0)
+        return l_fail(L, rc);
+    if (st->s->conn_res != 1) {
+        rc = st->s->conn_res;
+        stream_close(st);
+        return l_fail(L, rc);
+    }
+    st->writer = t;
+    return l_suspend(L, t, W_IO, st, write_interrupt, 4, connect_k);
+}
+
+const luaL_Reg l_stream_funcs[] = {
+    {"tcp_connect", l_tcp_connect}, {NULL, NULL},
+};
+
+static const luaL_Reg stream_methods[] = {
+    {"read", l_stream_read},         {"read_exact", l_stream_read_exact},
+    {"readline", l_stream_readline}, {"write", l_stream_write},
+    {"shutdown", l_stream_shutdown}, {"close", l_stream_close},
+    {"peer", l_stream_peer},         {"addr", l_stream_addr},
+    {"setoption", l_stream_setoption}, {"__close", l_stream_gc},
+    {"__gc", l_stream_gc},           {"__tostring", l_stream_tostring},
+    {NULL, NULL},
+};
+
+void l_stream_open(lua_State *L)
+{
+    l_new_class(L, STREAM_MT, stream_methods);
+}

@@ -1,0 +1,578 @@
+/* task.c: corio.Task: Lua coroutines run by the loop, how they suspend,
+ * wake, get cancelled and hit deadlines. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "bind.h"
+
+#define TASK_MT "corio.Task"
+#define DEADLINE_MT "corio.Deadline"
+
+static const char *const status_names[] = {
+    "ready", "suspended", "done", "failed", "cancelled",
+};
+
+/* ---- live list and anchoring ---- */
+
+static void link_live(l_runtime *rt, l_task *t)
+{
+    t->next = rt->live.next;
+    t->prev = &rt->live;
+    t->next->prev = t;
+    rt->live.next = t;
+    rt->nlive++;
+}
+
+static void unlink_live(l_runtime *rt, l_task *t)
+{
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    rt->nlive--;
+}
+
+void l_task_push(lua_State *L, l_task *t)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+}
+
+/* ---- waking ---- */
+
+void l_task_wake(l_task *t)
+{
+    if (t->wait == W_NONE)
+        return;
+    if (t->wait == W_IO)
+        t->rt->nio--;
+    t->wait = W_NONE;
+    t->status = ST_READY;
+    corio_loop_ready(&t->rt->loop, &t->q);
+}
+
+static void waiter_wake(corio_waiter *w)
+{
+    l_task_wake(container_of(w, l_task, waiter));
+}
+
+static void timer_fire(corio_timer *tm)
+{
+    l_task_wake(container_of(tm, l_task, timer));
+}
+
+void l_task_interrupt(l_task *t)
+{
+    if (t->wait == W_NONE || t->interrupted)
+        return;
+    t->interrupted = 1;
+    t->interrupt(t);
+}
+
+/* ---- the coroutine's entry: runs fn under a yieldable pcall so that
+ * <close> variables and handlers run (and may suspend) on errors ---- */
+
+/* Message handler: keep the traceback beside the task, the error as is. */
+static int entry_msgh(lua_State *L)
+{
+    l_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
+    int cancelled = lua_rawequal(L, 1, -1);
+    lua_pop(L, 1);
+    if (cancelled || !rt->current)
+        return 1;
+    const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1)
+                                                     : luaL_tolstring(L, 1, NULL);
+    luaL_traceback(L, L, msg, 1);
+    l_task_push(L, rt->current);
+    lua_insert(L, -2);
+    lua_setiuservalue(L, -2, 2);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* After fn: returns true, results... or false, err. */
+static int entry_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    int ok = status == LUA_OK || status == LUA_YIELD;
+    lua_pushboolean(L, ok);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+}
+
+static int entry(lua_State *L)
+{
+    int nargs = lua_gettop(L) - 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, entry_msgh, 1);
+    lua_insert(L, 1);
+    return entry_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, entry_k), 0);
+}
+
+l_task *l_task_new(lua_State *L, int fnidx, int nargs)
+{
+    l_runtime *rt = l_rt(L);
+    l_task *t = lua_newuserdatauv(L, sizeof *t, 2);
+    memset(t, 0, sizeof *t);
+    t->ref = LUA_NOREF;
+    luaL_setmetatable(L, TASK_MT);
+    lua_State *co = lua_newthread(L);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, entry, 1);
+    for (int i = 0; i <= nargs; i++)
+        lua_pushvalue(L, fnidx + i);
+    lua_xmove(L, co, nargs + 2);
+    t->co = co, t->rt = rt, t->nargs = nargs + 1;
+    t->waiter.wake = waiter_wake;
+    t->timer.cb = timer_fire;
+    lua_pushvalue(L, -1);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    link_live(rt, t);
+    corio_loop_ready(&rt->loop, &t->q);
+    return t;
+}
+
+/* ---- finishing ---- */
+
+/* The task is over: release its anchor and wake whoever joins it. */
+static void retire(l_task *t, int status)
+{
+    l_runtime *rt = t->rt;
+    t->status = (uint8_t)status;
+    corio_wheel_del(&rt->loop.wheel, &t->timer);
+    int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
+    if (report)
+        l_report(rt, rt->from, t);
+    while (t->joiners) {
+        l_task *j = t->joiners;
+        t->joiners = j->join_next;
+        j->join_next = NULL;
+        l_task_wake(j);
+    }
+    unlink_live(rt, t);
+    luaL_unref(rt->from, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+}
+
+/* Sort out how the coroutine ended: entry returned (ok, ...) or, if the
+ * message handler itself failed, the resume failed. */
+static void finish(l_task *t, int st, int nres)
+{
+    lua_State *co = t->co;
+    int status = ST_FAILED;
+    if (st == LUA_OK) {
+        int ok = lua_toboolean(co, -nres);
+        lua_remove(co, -nres);
+        t->nres = nres - 1;
+        status = ok ? ST_DONE : ST_FAILED;
+    } else {
+        t->nres = 1;
+    }
+    if (status == ST_FAILED) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, t->rt->cancel_err);
+        if (lua_rawequal(co, -1, -2))
+            status = ST_CANCELLED;
+        lua_pop(co, 1);
+    }
+    retire(t, status);
+}
+
+void l_task_run(corio_loop *l, corio_task *q, void *ud)
+{
+    l_task *t = container_of(q, l_task, q);
+    l_runtime *rt = ud;
+    (void)l;
+    if (t->status >= ST_DONE)
+        return;
+    t->started = 1;
+    t->status = ST_READY;
+    t->budget = CORIO_BUDGET;
+    rt->current = t;
+    int nres, st = lua_resume(t->co, rt->from, t->nargs, &nres);
+    rt->current = NULL;
+    t->nargs = 0;
+    if (st != LUA_YIELD) {
+        finish(t, st, nres);
+        return;
+    }
+    lua_pop(t->co, nres);
+    if (t->wait == W_NONE && !t->q.queued)   /* a bare coroutine.yield() */
+        corio_loop_ready(&rt->loop, &t->q);
+}
+
+/* ---- suspending ---- */
+
+l_task *l_task_current(lua_State *L, const char *fname)
+{
+    l_task *t = l_rt(L)->current;
+    if (!t)
+        luaL_error(L, "%s: not inside a task", fname);
+    if (t->co != L)
+        luaL_error(L, "%s: cannot suspend inside a coroutine that corio does not "
+                      "manage (coroutine.wrap/create inside a task)", fname);
+    if (!lua_isyieldable(L))
+        luaL_error(L, "%s: cannot suspend here (inside a C call that does not "
+                      "allow yields, such as table.sort or string.gsub)", fname);
+    return t;
+}
+
+/* The outermost deadline that fired, or NULL. */
+static l_deadline *fired_deadline(l_task *t)
+{
+    l_deadline *hit = NULL;
+    for (l_deadline *d = t->deadlines; d; d = d->next)
+        if (d->fired)
+            hit = d;
+    return hit;
+}
+
+/* Raise a pending cancellation or an expired deadline, if any. */
+static void raise_pending(lua_State *L, l_task *t)
+{
+    if (t->cancel_pending) {
+        t->cancel_pending = 0;
+        l_push_cancel_error(L, t->rt);
+        lua_error(L);
+    }
+    l_deadline *d = fired_deadline(t);
+    if (d) {   /* the deadline object itself is the timeout error */
+        lua_pushlightuserdata(L, d);
+        lua_rawget(L, LUA_REGISTRYINDEX);
+        lua_error(L);
+    }
+}
+
+l_task *l_enter(lua_State *L, const char *fname)
+{
+    l_task *t = l_task_current(L, fname);
+    raise_pending(L, t);
+    return t;
+}
+
+int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
+              lua_KContext ctx, lua_KFunction k)
+{
+    t->wait = (uint8_t)wait;
+    t->wait_obj = obj;
+    t->interrupt = intr;
+    t->status = ST_SUSPENDED;
+    if (wait == W_IO)
+        t->rt->nio++;
+    return lua_yieldk(L, 0, ctx, k);
+}
+
+void l_resumed(lua_State *L, l_task *t)
+{
+    if (t->interrupted) {
+        t->interrupted = 0;
+        raise_pending(L, t);
+    }
+}
+
+/* Go to the back of the ready queue; pending cancels wait for the next
+ * real suspension. */
+int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k)
+{
+    t->wait = W_NONE;
+    t->status = ST_READY;
+    corio_loop_ready(&t->rt->loop, &t->q);
+    return lua_yieldk(L, 0, ctx, k);
+}
+
+int l_budget_spent(l_task *t)
+{
+    return --t->budget < 0;
+}
+
+/* ---- corio.yield / corio.sleep ---- */
+
+static int yield_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status, (void)ctx;
+    l_resumed(L, l_rt(L)->current);
+    return 0;
+}
+
+static int l_yield_fn(lua_State *L)
+{
+    l_task *t = l_enter(L, "corio.yield");
+    return l_yield(L, t, 0, yield_k);
+}
+
+static void sleep_interrupt(l_task *t)
+{
+    corio_wheel_del(&t->rt->loop.wheel, &t->timer);
+    l_task_wake(t);
+}
+
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    l_task *t = l_enter(L, "corio.sleep");
+    if (!(s > 0))
+        return l_yield(L, t, 0, yield_k);
+    if (s > 1e9)
+        s = 1e9;
+    corio_loop_timer(&t->rt->loop, &t->timer, (uint64_t)(s * 1e9));
+    return l_suspend(L, t, W_SLEEP, NULL, sleep_interrupt, 0, yield_k);
+}
+
+/* ---- parking (the primitive under channels, semaphores, select) ---- */
+
+static int park_k(lua_State *L, int status, lua_KContext base)
+{
+    (void)status;
+    l_resumed(L, l_rt(L)->current);
+    return lua_gettop(L) - (int)base;
+}
+
+static void park_interrupt(l_task *t) { l_task_wake(t); }
+
+/* core.suspend(): wait until core.wake(task, ...) and return its values. */
+static int l_park(lua_State *L)
+{
+    l_task *t = l_enter(L, "corio.suspend");
+    int base = lua_gettop(L);
+    return l_suspend(L, t, W_PARK, NULL, park_interrupt, base, park_k);
+}
+
+static l_task *check_task(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, TASK_MT);
+}
+
+/* core.wake(task, ...): resume a parked task with values; false if the
+ * task is not parked (already woken, cancelled or finished). */
+static int l_unpark(lua_State *L)
+{
+    l_task *t = check_task(L, 1);
+    int n = lua_gettop(L) - 1;
+    if (t->wait != W_PARK || t->interrupted) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    luaL_checkstack(t->co, n + 1, "corio.wake");
+    lua_xmove(L, t->co, n);
+    t->nargs = n;
+    l_task_wake(t);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- join / cancel / status ---- */
+
+int l_task_results(lua_State *L, l_task *t)
+{
+    t->observed = 1;
+    if (t->status == ST_CANCELLED && t->nres == 0) {
+        l_push_cancel_error(L, t->rt);
+        return lua_error(L);
+    }
+    int top = lua_gettop(t->co), n = t->nres;
+    luaL_checkstack(L, n + 1, "task:join");
+    luaL_checkstack(t->co, n + 1, "task:join");
+    for (int i = top - n + 1; i <= top; i++)
+        lua_pushvalue(t->co, i);
+    lua_xmove(t->co, L, n);
+    return t->status == ST_DONE ? n : lua_error(L);
+}
+
+static void join_interrupt(l_task *t)
+{
+    l_task *target = t->wait_obj, **p = &target->joiners;
+    while (*p && *p != t)
+        p = &(*p)->join_next;
+    if (*p)
+        *p = t->join_next;
+    t->join_next = NULL;
+    l_task_wake(t);
+}
+
+static int join_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status, (void)ctx;
+    l_resumed(L, l_rt(L)->current);
+    return l_task_results(L, lua_touserdata(L, 1));
+}
+
+static int l_task_join(lua_State *L)
+{
+    l_task *target = check_task(L, 1);
+    if (target->status >= ST_DONE)
+        return l_task_results(L, target);
+    l_task *t = l_enter(L, "task:join");
+    if (t == target)
+        return luaL_error(L, "task:join: a task cannot join itself");
+    t->join_next = target->joiners;
+    target->joiners = t;
+    return l_suspend(L, t, W_JOIN, target, join_interrupt, 0, join_k);
+}
+
+int l_task_cancel(lua_State *L, l_task *t)
+{
+    (void)L;
+    if (t->status >= ST_DONE)
+        return 0;
+    if (!t->started) {
+        lua_settop(t->co, 0);
+        t->nres = 0;
+        retire(t, ST_CANCELLED);
+        return 1;
+    }
+    t->cancel_pending = 1;
+    l_task_interrupt(t);
+    return 1;
+}
+
+static int l_task_cancel_m(lua_State *L)
+{
+    lua_pushboolean(L, l_task_cancel(L, check_task(L, 1)));
+    return 1;
+}
+
+static int l_task_status(lua_State *L)
+{
+    lua_pushstring(L, status_names[check_task(L, 1)->status]);
+    return 1;
+}
+
+static int l_task_tostring(lua_State *L)
+{
+    l_task *t = check_task(L, 1);
+    lua_pushfstring(L, "corio.Task (%s): %p", status_names[t->status], (void *)t);
+    return 1;
+}
+
+/* task:traceback(): the traceback of its error, or nil. */
+static int l_task_traceback(lua_State *L)
+{
+    check_task(L, 1);
+    lua_getiuservalue(L, 1, 2);
+    return 1;
+}
+
+/* ---- deadlines (under corio.timeout) ---- */
+
+static l_deadline *check_deadline(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, DEADLINE_MT);
+}
+
+static void deadline_fire(corio_timer *tm)
+{
+    l_deadline *d = container_of(tm, l_deadline, timer);
+    d->fired = 1;
+    l_task_interrupt(d->task);
+}
+
+/* Unlink d from its task; returns whether it fired. */
+static int deadline_pop(lua_State *L, l_deadline *d)
+{
+    if (d->popped)
+        return d->fired;
+    d->popped = 1;
+    l_deadline **p = &d->task->deadlines;
+    while (*p && *p != d)
+        p = &(*p)->next;
+    if (*p)
+        *p = d->next;
+    corio_wheel_del(&d->task->rt->loop.wheel, &d->timer);
+    lua_pushlightuserdata(L, d);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return d->fired;
+}
+
+/* core.deadline(seconds): push a deadline on the current task. */
+static int l_deadline_new(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    l_task *t = l_task_current(L, "corio.timeout");
+    l_deadline *d = lua_newuserdatauv(L, sizeof *d, 0);
+    memset(d, 0, sizeof *d);
+    luaL_setmetatable(L, DEADLINE_MT);
+    d->task = t;
+    d->timer.cb = deadline_fire;
+    d->next = t->deadlines;
+    t->deadlines = d;
+    lua_pushlightuserdata(L, d);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    if (!(s > 0))
+        d->fired = 1;
+    else
+        corio_loop_timer(&t->rt->loop, &d->timer, (uint64_t)(fmin(s, 1e9) * 1e9));
+    return 1;
+}
+
+/* d:close() -> fired; also __close and __gc. */
+static int l_deadline_close(lua_State *L)
+{
+    lua_pushboolean(L, deadline_pop(L, check_deadline(L, 1)));
+    return 1;
+}
+
+static int l_deadline_tostring(lua_State *L)
+{
+    check_deadline(L, 1);
+    lua_pushliteral(L, "timeout");
+    return 1;
+}
+
+/* core.is_deadline(v): v is a deadline object (a timeout error). */
+static int l_is_deadline(lua_State *L)
+{
+    lua_pushboolean(L, luaL_testudata(L, 1, DEADLINE_MT) != NULL);
+    return 1;
+}
+
+/* ---- module functions ---- */
+
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    l_task_new(L, 1, lua_gettop(L) - 1);
+    return 1;
+}
+
+static int l_current(lua_State *L)
+{
+    l_task *t = l_rt(L)->current;
+    if (t)
+        l_task_push(L, t);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* core.supervise(task): its failure goes to its group, not the reporter. */
+static int l_supervise(lua_State *L)
+{
+    check_task(L, 1)->supervised = (uint8_t)lua_toboolean(L, 2);
+    return 0;
+}
+
+const luaL_Reg l_task_funcs[] = {
+    {"spawn", l_spawn},       {"current", l_current},   {"yield", l_yield_fn},
+    {"sleep", l_sleep},       {"suspend", l_park},      {"wake", l_unpark},
+    {"deadline", l_deadline_new}, {"is_deadline", l_is_deadline},
+    {"supervise", l_supervise}, {NULL, NULL},
+};
+
+static const luaL_Reg task_methods[] = {
+    {"join", l_task_join},     {"cancel", l_task_cancel_m},
+    {"status", l_task_status}, {"traceback", l_task_traceback},
+    {"__tostring", l_task_tostring}, {NULL, NULL},
+};
+
+static const luaL_Reg deadline_methods[] = {
+    {"close", l_deadline_close}, {"__close", l_deadline_close},
+    {"__gc", l_deadline_close},  {"__tostring", l_deadline_tostring},
+    {NULL, NULL},
+};
+
+void l_task_open(lua_State *L)
+{
+    l_new_class(L, TASK_MT, task_methods);
+    l_new_class(L, DEADLINE_MT, deadline_methods);
+}

@@ -1,0 +1,701 @@
+/* backend_uring.c: the io_uring reactor backend (contract in backend.h).
+ *
+ * Design, in the order a completion travels:
+ *  - One ring per backend, set up with SINGLE_ISSUER|DEFER_TASKRUN when the
+ *    kernel takes it (else COOP_TASKRUN, else plain): the backend must then
+ *    be used from the thread that created it.
+ *  - An SQE's user_data is the op's address; internal SQEs (cancels, probes)
+ *    carry the low tag bit, ops being at least 8-byte aligned. An op has at
+ *    most one request in the kernel at a time, so a re-armed op keeps its
+ *    user_data and an ASYNC_CANCEL by user_data always finds the live one.
+ *  - RECV reads into a provided-buffer ring (URING_NBUFS buffers of
+ *    URING_BUFSZ bytes): a buffer is picked only when data arrives, so an
+ *    idle connection holds none, and it goes back into the ring right after
+ *    the owner's callback returns. -ENOBUFS (ring ran dry) never reaches the
+ *    owner: the op is parked on the pending list and re-armed at the end of
+ *    the same wait(), once the batch's buffers are back; MORE stays set.
+ *  - ACCEPT and RECV are multishot when the kernel can; when the kernel ends
+ *    a multishot (or a single-shot fallback completes) and the op was
+ *    neither cancelled nor fatally failed, it is re-armed transparently.
+ *  - wait() makes one io_uring_enter per turn (submit + wait, EXT_ARG
+ *    timeout), reaps CQEs in batches, then runs the pending list.
+ *  - pollfd() is an eventfd registered lazily; with DEFER_TASKRUN the kernel
+ *    signals it when deferred completion work is queued (checked by the
+ *    spec). While a host drives us through pollfd, SQEs queued outside
+ *    wait() kick the eventfd and wait() flushes its own SQEs before it
+ *    returns, so a host sleeping in poll() never strands a submission.
+ */
+#define _GNU_SOURCE
+#include "backend.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define URING_SQ_ENTRIES 4096
+#define URING_CQ_ENTRIES (4 * URING_SQ_ENTRIES)
+/* 1024 x 4 KiB = 4 MiB of receive memory per loop: 4 KiB holds a typical
+ * request in one buffer, and 1024 buffers cover 1024 connections whose data
+ * lands in the same turn; beyond that recv re-arms after the batch. The
+ * buffer ring cycles FIFO, so all of it gets touched: keep it modest. */
+#define URING_NBUFS 1024
+#define URING_BUFSZ 4096
+#define URING_BGID 0
+#define URING_BATCH 256
+#define URING_DESTROY_NS 1000000000LL
+
+#define TAG_INTERNAL 1u  /* user_data low bit: not an op */
+
+/* op->bstate bits; LIVE is set from submit() until the final callback. */
+enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4, ST_PEND = 8 };
+
+/* Test hook: when set before corio_backend_uring_new, the backend uses the
+ * single-shot fallbacks for ACCEPT and RECV (so the spec covers them). */
+int corio__uring_force_singleshot;
+
+typedef struct uring_backend {
+    corio_backend base;
+    struct io_uring ring;
+    int ring_ok;              /* ring initialised (for teardown) */
+    unsigned inflight;        /* requests queued or in the kernel */
+    int efd;                  /* pollfd eventfd, -1 until asked for */
+    uint8_t in_wait, kicked;
+    uint8_t ms_accept, ms_recv;
+    uint8_t flag_ok;          /* IORING_SQ_TASKRUN tells when to enter */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    unsigned br_add;          /* buffers added, not yet published */
+    corio_op *pend, *pend_tail;  /* to re-arm or finish (via bnext) */
+    struct msghdr *msgs;      /* SENDMSG headers, one per SQ slot */
+} uring_backend;
+
+static const corio_backend_vt uring_vt;
+
+/* Write "<what>: <strerror>" into why; returns err for chaining. */
+static int fail(char *why, size_t len, const char *what, int err)
+{
+    if (why && len)
+        snprintf(why, len, "%s: %s", what, strerror(-err));
+    return err;
+}
+
+/* ---- provided buffers ---------------------------------------------------- */
+
+/* Queue buffer bid back into the ring; visible to the kernel after
+ * flush_bufs (one release store per batch rather than per buffer). */
+static void recycle(uring_backend *b, unsigned bid)
+{
+    io_uring_buf_ring_add(b->br, b->bufs + (size_t)bid * URING_BUFSZ, URING_BUFSZ,
+                          (unsigned short)bid, io_uring_buf_ring_mask(URING_NBUFS),
+                          (int)b->br_add++);
+}
+
+/* Publish the buffers recycled since the last flush. */
+static void flush_bufs(uring_backend *b)
+{
+    if (b->br_add) {
+        io_uring_buf_ring_advance(b->br, (int)b->br_add);
+        b->br_add = 0;
+    }
+}
+
+/* Map the buffer ring and its buffers ourselves (liburing 2.3 has no
+ * io_uring_setup_buf_ring), register them as group URING_BGID, fill. */
+static int setup_bufs(uring_backend *b, char *why, size_t len)
+{
+    size_t rsz = URING_NBUFS * sizeof(struct io_uring_buf);
+    void *r = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED)
+        return fail(why, len, "mmap", -errno);
+    b->br = r;
+    void *m = mmap(NULL, (size_t)URING_NBUFS * URING_BUFSZ, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return fail(why, len, "mmap", -errno);
+    b->bufs = m;
+    struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)r, .ring_entries = URING_NBUFS,
+                                    .bgid = URING_BGID };
+    int rc = io_uring_register_buf_ring(&b->ring, &reg, 0);
+    if (rc < 0) {
+        b->br_add = 0;
+        return fail(why, len, "io_uring_register_buf_ring", rc);
+    }
+    io_uring_buf_ring_init(b->br);
+    for (unsigned i = 0; i < URING_NBUFS; i++)
+        recycle(b, i);
+    flush_bufs(b);
+    return 0;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+/* Create the ring with the best flag set the kernel accepts: EINVAL means
+ * "unknown flag", so drop to the next set; anything else is final. */
+static int setup_ring(uring_backend *b, char *why, size_t len)
+{
+    static const unsigned tries[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0] && rc == -EINVAL; i++) {
+        struct io_uring_params p = { .flags = tries[i] | IORING_SETUP_CQSIZE,
+                                     .cq_entries = URING_CQ_ENTRIES };
+        rc = io_uring_queue_init_params(URING_SQ_ENTRIES, &b->ring, &p);
+    }
+    if (rc < 0)
+        return fail(why, len, "io_uring_setup", rc);
+    b->ring_ok = 1;
+    return 0;
+}
+
+/* Refuse kernels missing what the design relies on: EXT_ARG (wait timeout
+ * without a timeout SQE), NODROP (no lost CQE on overflow), SUBMIT_STABLE
+ * (SENDMSG headers only need to live until submission). */
+static int check_features(uring_backend *b, char *why, size_t len)
+{
+    unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+    if ((b->ring.features & need) != need)
+        return fail(why, len, "io_uring: kernel lacks EXT_ARG/NODROP/SUBMIT_STABLE", -ENOSYS);
+    return 0;
+}
+
+/* Every opcode the backend issues must be known to the kernel. */
+static int probe_ops(uring_backend *b, char *why, size_t len)
+{
+    static const int ops[] = { IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND,
+                               IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_POLL_ADD,
+                               IORING_OP_ASYNC_CANCEL };
+    struct io_uring_probe *p = io_uring_get_probe_ring(&b->ring);
+    if (!p)
+        return fail(why, len, "io_uring_get_probe", -ENOSYS);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!io_uring_opcode_supported(p, ops[i]))
+            rc = fail(why, len, "io_uring: a required opcode is missing", -ENOSYS);
+    io_uring_free_probe(p);
+    return rc;
+}
+
+/* Prepare a buffer-selecting recv on fd, multishot when ms. */
+static void prep_recv(struct io_uring_sqe *sqe, int fd, int ms)
+{
+    io_uring_prep_recv(sqe, fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = URING_BGID;
+    if (ms)
+        sqe->ioprio |= IORING_RECV_MULTISHOT;
+}
+
+/* Run the probe recv to its final CQE; returns 1 if a CQE carried MORE. */
+static int probe_drain(uring_backend *b)
+{
+    int more = 0, done = 0;
+    while (!done) {
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+            break;
+        more |= (cqe->flags & IORING_CQE_F_MORE) != 0;
+        done = !(cqe->flags & IORING_CQE_F_MORE);
+        if (cqe->flags & IORING_CQE_F_BUFFER)
+            recycle(b, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        io_uring_cqe_seen(&b->ring, cqe);
+    }
+    flush_bufs(b);
+    return more;
+}
+
+/* One socketpair tells two things by trying (kernel versions lie less than
+ * behaviour): whether multishot recv works (6.0+; older kernels give
+ * EINVAL or a plain single completion), and whether queued completion work
+ * raises IORING_SQ_TASKRUN, which lets wait(0) skip the syscall when the
+ * flag is clear. */
+static void probe_recv(uring_backend *b)
+{
+    int sv[2];
+    unsigned lazy = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN;
+    b->flag_ok = !(b->ring.flags & lazy);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+    prep_recv(sqe, sv[0], 1);
+    io_uring_sqe_set_data64(sqe, TAG_INTERNAL);
+    io_uring_submit(&b->ring);
+    if (write(sv[1], "x", 1) == 1 && (IO_URING_READ_ONCE(*b->ring.sq.kflags) & IORING_SQ_TASKRUN))
+        b->flag_ok = 1;
+    shutdown(sv[1], SHUT_WR);
+    b->ms_recv = (uint8_t)probe_drain(b);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* ---- queueing ------------------------------------------------------------ */
+
+/* A free SQE, submitting the full SQ first if need be; NULL if the kernel
+ * will not take submissions right now. */
+static struct io_uring_sqe *get_sqe(uring_backend *b)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+    if (!sqe) {
+        io_uring_submit(&b->ring);
+        sqe = io_uring_get_sqe(&b->ring);
+    }
+    return sqe;
+}
+
+/* Make a host sleeping on pollfd() come back to flush what was queued
+ * outside wait(); once per wait() turn. */
+static void kick(uring_backend *b)
+{
+    if (b->efd >= 0 && !b->in_wait && !b->kicked) {
+        b->kicked = 1;
+        eventfd_write(b->efd, 1);
+    }
+}
+
+/* Park op to be armed (or finished, if cancelled) by the next pass of
+ * run_pending. */
+static void push_pending(uring_backend *b, corio_op *op)
+{
+    op->bstate |= ST_PEND;
+    op->bnext = NULL;
+    if (b->pend_tail)
+        b->pend_tail->bnext = op;
+    else
+        b->pend = op;
+    b->pend_tail = op;
+}
+
+/* SEND with one iovec is a plain send; more use SENDMSG with the header in
+ * the SQ slot's msghdr, which the kernel copies at submission.
+ * MSG_WAITALL makes the kernel finish a partial stream send itself. */
+static void prep_send(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
+{
+    const struct iovec *iov = op->u.send.iov;
+    int flags = MSG_NOSIGNAL | MSG_WAITALL;
+    if (op->u.send.iovcnt == 1) {
+        io_uring_prep_send(sqe, op->fd, iov[0].iov_base, iov[0].iov_len, flags);
+        return;
+    }
+    struct msghdr *m = &b->msgs[sqe - b->ring.sq.sqes];
+    memset(m, 0, sizeof *m);
+    m->msg_iov = (struct iovec *)iov;
+    m->msg_iovlen = (size_t)op->u.send.iovcnt;
+    io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)flags);
+}
+
+/* Fill sqe for op's kind. */
+static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
+{
+    int fl = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    switch (op->kind) {
+    case CORIO_OP_ACCEPT:
+        if (b->ms_accept)
+            io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, fl);
+        else
+            io_uring_prep_accept(sqe, op->fd, NULL, NULL, fl);
+        break;
+    case CORIO_OP_RECV:
+        prep_recv(sqe, op->fd, b->ms_recv);
+        break;
+    case CORIO_OP_SEND:
+        prep_send(b, sqe, op);
+        break;
+    case CORIO_OP_CONNECT:
+        io_uring_prep_connect(sqe, op->fd, op->u.connect.addr, op->u.connect.len);
+        break;
+    default:
+        io_uring_prep_poll_add(sqe, op->fd, op->u.poll.events);
+        break;
+    }
+}
+
+/* Queue op's request; -EAGAIN when no SQE can be had (caller parks it). */
+static int arm(uring_backend *b, corio_op *op)
+{
+    struct io_uring_sqe *sqe = get_sqe(b);
+    if (!sqe)
+        return -EAGAIN;
+    prep_op(b, sqe, op);
+    io_uring_sqe_set_data(sqe, op);
+    op->bstate |= ST_INK;
+    b->inflight++;
+    return 0;
+}
+
+/* Ask the kernel to end op's request (or all requests when op is NULL);
+ * the cancel's own CQE is internal. */
+static int queue_cancel(uring_backend *b, corio_op *op)
+{
+    struct io_uring_sqe *sqe = get_sqe(b);
+    if (!sqe)
+        return -EAGAIN;
+    io_uring_prep_cancel(sqe, op, op ? 0 : IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, TAG_INTERNAL);
+    b->inflight++;
+    return 0;
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+/* Final callback: the op is idle again before cb runs, so cb may reuse it. */
+static int finish(corio_op *op, int res, const void *data)
+{
+    op->bstate = 0;
+    op->cb(op, res, data, 0);
+    return 1;
+}
+
+/* A callback with more to come. */
+static int more(corio_op *op, int res, const void *data)
+{
+    op->cb(op, res, data, CORIO_OPF_MORE);
+    return 1;
+}
+
+/* After a MORE callback for a request that the kernel ended: arm it again,
+ * unless the callback cancelled it (then its final callback is now). */
+static int rearm(uring_backend *b, corio_op *op)
+{
+    if (op->bstate & ST_CANCEL)
+        return finish(op, -ECANCELED, NULL);
+    if (arm(b, op) < 0)
+        push_pending(b, op);
+    return 0;
+}
+
+/* Finish or re-arm every parked op; ops that still cannot get an SQE wait
+ * for the next pass. Returns callbacks run. */
+static int run_pending(uring_backend *b)
+{
+    corio_op *op = b->pend;
+    int n = 0;
+    b->pend = b->pend_tail = NULL;
+    while (op) {
+        corio_op *next = op->bnext;
+        op->bstate &= (uint8_t)~ST_PEND;
+        n += rearm(b, op);
+        op = next;
+    }
+    return n;
+}
+
+/* RECV completion. Data with MORE is passed on; a request the kernel ended
+ * with data or -ENOBUFS is re-armed (the owner still sees MORE); EOF,
+ * errors and anything after cancel() are final. The buffer goes back into
+ * the ring once the callback has returned. */
+static int on_recv(uring_backend *b, corio_op *op, int res, unsigned cf)
+{
+    const char *data = NULL;
+    int n = 0;
+    if (cf & IORING_CQE_F_BUFFER)
+        data = b->bufs + (size_t)(cf >> IORING_CQE_BUFFER_SHIFT) * URING_BUFSZ;
+    int live = !(op->bstate & ST_CANCEL);
+    if (cf & IORING_CQE_F_MORE)
+        n = more(op, res, data);
+    else if (res == -ENOBUFS && live)
+        push_pending(b, op);
+    else if (res > 0 && live) {
+        n = more(op, res, data);
+        n += rearm(b, op);
+    }
+    else
+        n = finish(op, res, data);
+    if (data)
+        recycle(b, cf >> IORING_CQE_BUFFER_SHIFT);
+    return n;
+}
+
+/* Accept errors after which the listener cannot go on. */
+static int accept_fatal(int res)
+{
+    return res == -EBADF || res == -EINVAL || res == -ENOTSOCK || res == -EOPNOTSUPP ||
+           res == -EFAULT || res == -ECANCELED;
+}
+
+/* Accept errors the owner should hear about (it may want to back off);
+ * other transient ones (ECONNABORTED, EINTR, ...) are retried silently. */
+static int accept_report(int res)
+{
+    return res >= 0 || res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
+/* ACCEPT completion: like on_recv, a request the kernel ended is re-armed
+ * unless cancelled or fatal. EMFILE and friends are reported with MORE and
+ * retried on the next turn, so a starved listener costs one callback per
+ * turn until the owner cancels it or fds free up. */
+static int on_accept(uring_backend *b, corio_op *op, int res, unsigned cf)
+{
+    if (cf & IORING_CQE_F_MORE)
+        return more(op, res, NULL);
+    if ((op->bstate & ST_CANCEL) || accept_fatal(res))
+        return finish(op, res, NULL);
+    int n = accept_report(res) ? more(op, res, NULL) : 0;
+    return n + rearm(b, op);
+}
+
+/* Route one CQE; returns callbacks run. */
+static int on_cqe(uring_backend *b, const struct io_uring_cqe *cqe)
+{
+    if (cqe->user_data & TAG_INTERNAL) {
+        b->inflight--;
+        return 0;
+    }
+    corio_op *op = io_uring_cqe_get_data(cqe);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        op->bstate &= (uint8_t)~ST_INK;
+        b->inflight--;
+    }
+    if (op->kind == CORIO_OP_RECV)
+        return on_recv(b, op, cqe->res, cqe->flags);
+    if (op->kind == CORIO_OP_ACCEPT)
+        return on_accept(b, op, cqe->res, cqe->flags);
+    return finish(op, cqe->res, NULL);
+}
+
+/* Dispatch every CQE available, in batches, advancing the CQ once per
+ * batch. Bounded to one CQ's worth so callbacks that keep completing
+ * inline cannot hold wait() forever. */
+static int reap(uring_backend *b)
+{
+    struct io_uring_cqe *cqes[URING_BATCH];
+    unsigned got, total = 0;
+    int n = 0;
+    if (IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+        io_uring_get_events(&b->ring);
+    while (total < URING_CQ_ENTRIES &&
+           (got = io_uring_peek_batch_cqe(&b->ring, cqes, URING_BATCH)) > 0) {
+        for (unsigned i = 0; i < got; i++)
+            n += on_cqe(b, cqes[i]);
+        io_uring_cq_advance(&b->ring, got);
+        flush_bufs(b);
+        total += got;
+    }
+    return n;
+}
+
+/* The turn's one syscall. timeout 0: submit if there is anything to
+ * submit, and enter for deferred work only when the kernel's TASKRUN flag
+ * cannot be trusted to say so (reap() checks the flag). Otherwise submit
+ * and wait for one CQE with an EXT_ARG timeout. */
+static int enter(uring_backend *b, int64_t timeout_ns)
+{
+    if (timeout_ns == 0) {
+        if (!b->flag_ok || io_uring_sq_ready(&b->ring))
+            return io_uring_submit_and_get_events(&b->ring);
+        return 0;
+    }
+    struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000LL,
+                                    .tv_nsec = timeout_ns % 1000000000LL };
+    struct io_uring_cqe *cqe;
+    return io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts,
+                                            NULL);
+}
+
+/* Results of enter() that are not failures of wait(). */
+static int benign(int rc)
+{
+    return rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY;
+}
+
+/* Reset the pollfd eventfd before looking for work: anything completing
+ * after this signals it again, so no wakeup is lost. */
+static void drain_efd(uring_backend *b)
+{
+    eventfd_t v;
+    if (b->efd >= 0) {
+        eventfd_read(b->efd, &v);
+        b->kicked = 0;
+    }
+}
+
+/* ---- vtable -------------------------------------------------------------- */
+
+/* Arm op now, or park it for the next wait() if the SQ cannot take it:
+ * submit never fails for lack of room. */
+static int u_submit(corio_backend *base, corio_op *op)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (op->bstate)
+        return -EBUSY;
+    if (op->kind > CORIO_OP_POLL || !op->cb)
+        return -EINVAL;
+    op->bstate = ST_LIVE;
+    if (arm(b, op) < 0)
+        push_pending(b, op);
+    kick(b);
+    return 0;
+}
+
+/* Mark op cancelled; if the kernel holds its request, queue an
+ * ASYNC_CANCEL. A parked or re-arming op is finished by the dispatcher. */
+static int u_cancel(corio_backend *base, corio_op *op)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (!(op->bstate & ST_LIVE) || (op->bstate & ST_CANCEL))
+        return 0;
+    op->bstate |= ST_CANCEL;
+    if (op->bstate & ST_INK) {
+        int rc = queue_cancel(b, op);
+        if (rc < 0) {
+            op->bstate &= (uint8_t)~ST_CANCEL;
+            return rc;
+        }
+    }
+    kick(b);
+    return 0;
+}
+
+/* One loop turn; see enter() and reap(). Not reentrant: a callback calling
+ * wait() gets -EBUSY. */
+static int u_wait(corio_backend *base, int64_t timeout_ns)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (b->in_wait)
+        return -EBUSY;
+    b->in_wait = 1;
+    drain_efd(b);
+    int n = run_pending(b);
+    int rc = enter(b, n ? 0 : timeout_ns);
+    n += reap(b);
+    n += run_pending(b);
+    if (b->efd >= 0 && io_uring_sq_ready(&b->ring))
+        io_uring_submit(&b->ring);
+    b->in_wait = 0;
+    if (b->pend)
+        kick(b);
+    return benign(rc) || n ? n : rc;
+}
+
+/* The eventfd the kernel signals on completions, created on first use so
+ * loops that never ask pay nothing for it. */
+static int u_pollfd(corio_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (b->efd >= 0)
+        return b->efd;
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = io_uring_register_eventfd(&b->ring, fd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    b->efd = fd;
+    if (io_uring_sq_ready(&b->ring) || b->pend)
+        kick(b);
+    return fd;
+}
+
+/* Count down the final CQEs of everything in flight, for at most
+ * URING_DESTROY_NS, calling no callback. */
+static void drain_all(uring_backend *b)
+{
+    uint64_t end = corio_clock_ns() + URING_DESTROY_NS;
+    while (b->inflight) {
+        uint64_t now = corio_clock_ns();
+        if (now >= end)
+            break;
+        uint64_t left = end - now;
+        struct __kernel_timespec ts = { .tv_sec = (long long)(left / 1000000000u),
+                                        .tv_nsec = (long long)(left % 1000000000u) };
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&b->ring, head, cqe) {
+            seen++;
+            if (!(cqe->flags & IORING_CQE_F_MORE) || (cqe->user_data & TAG_INTERNAL))
+                b->inflight--;
+        }
+        io_uring_cq_advance(&b->ring, seen);
+        if (!benign(rc))
+            break;
+    }
+}
+
+/* Release everything; safe on a half-built backend. */
+static void free_backend(uring_backend *b)
+{
+    if (b->ring_ok) {
+        if (b->br)
+            io_uring_unregister_buf_ring(&b->ring, URING_BGID);
+        io_uring_queue_exit(&b->ring);
+    }
+    if (b->br)
+        munmap(b->br, URING_NBUFS * sizeof(struct io_uring_buf));
+    if (b->bufs)
+        munmap(b->bufs, (size_t)URING_NBUFS * URING_BUFSZ);
+    if (b->efd >= 0)
+        close(b->efd);
+    free(b->msgs);
+    free(b);
+}
+
+/* Cancel everything the kernel holds, wait (bounded) until it lets go,
+ * then tear down. Parked ops were never in the kernel: just dropped. */
+static void u_destroy(corio_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    b->pend = b->pend_tail = NULL;
+    if (b->inflight && queue_cancel(b, NULL) == 0)
+        drain_all(b);
+    free_backend(b);
+}
+
+static const corio_backend_vt uring_vt = {
+    .name = "io_uring",
+    .submit = u_submit,
+    .cancel = u_cancel,
+    .wait = u_wait,
+    .pollfd = u_pollfd,
+    .destroy = u_destroy,
+};
+
+/* Build the ring, check the kernel, register buffers, probe behaviour. */
+static int init_backend(uring_backend *b, char *why, size_t len)
+{
+    int rc = setup_ring(b, why, len);
+    if (rc == 0)
+        rc = check_features(b, why, len);
+    if (rc == 0)
+        rc = probe_ops(b, why, len);
+    if (rc == 0)
+        rc = setup_bufs(b, why, len);
+    if (rc < 0)
+        return rc;
+    b->msgs = calloc(b->ring.sq.ring_entries, sizeof *b->msgs);
+    if (!b->msgs)
+        return fail(why, len, "calloc", -ENOMEM);
+    io_uring_register_ring_fd(&b->ring);  /* optional: saves an fget per enter */
+    probe_recv(b);
+    b->ms_accept = 1;  /* same kernel release (5.19) as buffer rings */
+    if (corio__uring_force_singleshot)
+        b->ms_accept = b->ms_recv = 0;
+    return 0;
+}
+
+int corio_backend_uring_new(corio_backend **out, char *why, size_t whylen)
+{
+    uring_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return fail(why, whylen, "calloc", -ENOMEM);
+    b->base.vt = &uring_vt;
+    b->efd = -1;
+    int rc = init_backend(b, why, whylen);
+    if (rc < 0) {
+        free_backend(b);
+        return rc;
+    }
+    *out = &b->base;
+    return 0;
+}

@@ -1,0 +1,43 @@
+-- corio: the Lua facade over the C runtime (corio.core).
+local core = require "corio.core"
+
+local corio = {}
+
+-- Internal primitives other Lua modules of corio build on.
+local internal = {
+  suspend = true, wake = true, deadline = true, is_deadline = true,
+  supervise = true, tcp_listen = true, tcp_connect = true,
+}
+for name, fn in pairs(core) do
+  if not internal[name] then corio[name] = fn end
+end
+corio._core = core
+
+corio.tcp = { listen = core.tcp_listen, connect = core.tcp_connect }
+
+local function argerror(fname, n, expected, v)
+  error(("%s: bad argument #%d (%s expected, got %s)"):format(fname, n, expected, type(v)), 3)
+end
+
+local function finish_timeout(d, ok, ...)
+  local fired = d:close()
+  if ok then
+    if fired then return false, "timeout" end
+    return true, ...
+  end
+  local err = ...
+  if err == d then return false, "timeout" end
+  error(err, 0)
+end
+
+-- corio.timeout(seconds, fn, ...): true, fn's results when fn finishes in
+-- time; false, "timeout" once the deadline fired, after the pending
+-- operation was cancelled and fn unwound. Errors from fn pass unchanged.
+function corio.timeout(seconds, fn, ...)
+  if type(seconds) ~= "number" then argerror("corio.timeout", 1, "number", seconds) end
+  if type(fn) ~= "function" then argerror("corio.timeout", 2, "function", fn) end
+  local d = core.deadline(seconds)
+  return finish_timeout(d, pcall(fn, ...))
+end
+
+return corio
