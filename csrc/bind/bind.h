@@ -118,4 +118,7 @@ extern const luaL_Reg l_stream_funcs[];
 void l_listener_open(lua_State *L);
 extern const luaL_Reg l_listener_funcs[];
 
+/* poll.c */
+extern const luaL_Reg l_poll_funcs[];
+
 #endif

@@ -289,10 +289,14 @@ int luaopen_corio_core(lua_State *L)
     l_stream_open(L);
     l_listener_open(L);
     lua_newtable(L);
-    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs, l_listener_funcs};
+    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs,
+                              l_listener_funcs, l_poll_funcs};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         lua_pushvalue(L, -2);
         luaL_setfuncs(L, sets[i], 1);
     }
+    /* core.Task: the task metatable, so Lua modules can add methods */
+    luaL_getmetatable(L, "corio.Task");
+    lua_setfield(L, -2, "Task");
     return 1;
 }

@@ -1,6 +1,7 @@
 /* task.c: corio.Task: Lua coroutines run by the loop, how they suspend,
  * wake, get cancelled and hit deadlines. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include "bind.h"
@@ -111,7 +112,7 @@ static int entry(lua_State *L)
 l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 {
     l_runtime *rt = l_rt(L);
-    l_task *t = lua_newuserdatauv(L, sizeof *t, 2);
+    l_task *t = lua_newuserdatauv(L, sizeof *t, 3);
     memset(t, 0, sizeof *t);
     t->ref = LUA_NOREF;
     luaL_setmetatable(L, TASK_MT);
@@ -134,15 +135,37 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 
 /* ---- finishing ---- */
 
+/* Call the task's on_exit hooks (user value 3) as fn(task); a failing
+ * hook is reported on stderr, never raised into the scheduler. */
+static void run_exit_hooks(lua_State *L, l_task *t)
+{
+    l_task_push(L, t);
+    if (lua_getiuservalue(L, -1, 3) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_pushvalue(L, -3);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            fprintf(stderr, "corio: error in a task exit hook: %s\n", luaL_tolstring(L, -1, NULL));
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 2);
+}
+
 /* The task is over: release its anchor and wake whoever joins it. */
-static void retire(l_task *t, int status)
+static void retire(lua_State *L, l_task *t, int status)
 {
     l_runtime *rt = t->rt;
     t->status = (uint8_t)status;
     corio_wheel_del(&rt->loop.wheel, &t->timer);
     int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
     if (report)
-        l_report(rt, rt->from, t);
+        l_report(rt, L, t);
+    run_exit_hooks(L, t);
     while (t->joiners) {
         l_task *j = t->joiners;
         t->joiners = j->join_next;
@@ -150,7 +173,7 @@ static void retire(l_task *t, int status)
         l_task_wake(j);
     }
     unlink_live(rt, t);
-    luaL_unref(rt->from, LUA_REGISTRYINDEX, t->ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
 }
 
@@ -174,7 +197,7 @@ static void finish(l_task *t, int st, int nres)
             status = ST_CANCELLED;
         lua_pop(co, 1);
     }
-    retire(t, status);
+    retire(t->rt->from, t, status);
 }
 
 void l_task_run(corio_loop *l, corio_task *q, void *ud)
@@ -410,13 +433,12 @@ static int l_task_join(lua_State *L)
 
 int l_task_cancel(lua_State *L, l_task *t)
 {
-    (void)L;
     if (t->status >= ST_DONE)
         return 0;
     if (!t->started) {
         lua_settop(t->co, 0);
         t->nres = 0;
-        retire(t, ST_CANCELLED);
+        retire(L, t, ST_CANCELLED);
         return 1;
     }
     t->cancel_pending = 1;
@@ -552,7 +574,31 @@ static int l_supervise(lua_State *L)
     return 0;
 }
 
+/* core.on_exit(task, fn): call fn(task) when the task finishes (from the
+ * scheduler, not inside a task: fn must not suspend). Returns false, and
+ * registers nothing, if the task has already finished. */
+static int l_on_exit(lua_State *L)
+{
+    l_task *t = check_task(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (t->status >= ST_DONE) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (lua_getiuservalue(L, 1, 3) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, 3);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, luaL_len(L, -2) + 1);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 const luaL_Reg l_task_funcs[] = {
+    {"on_exit", l_on_exit},
     {"spawn", l_spawn},       {"current", l_current},   {"yield", l_yield_fn},
     {"sleep", l_sleep},       {"suspend", l_park},      {"wake", l_unpark},
     {"deadline", l_deadline_new}, {"is_deadline", l_is_deadline},

@@ -254,13 +254,23 @@ static int fd_register(ep *e, int fd, uint32_t mask, int known)
     return rc;
 }
 
-/* Fail every op on fd with err (e.g. EPERM for a regular file). */
+/* What an op gets when epoll refuses its fd. EPERM means a regular file
+ * (or similar) that epoll cannot watch; poll(2) calls those always ready,
+ * so a POLL reports just that; other ops get the error. */
+static int refused_result(const corio_op *op, int err)
+{
+    if (err == -EPERM && op->kind == CORIO_OP_POLL)
+        return (int)(op->u.poll.events & (POLLIN | POLLOUT));
+    return err;
+}
+
+/* Finish every op on fd as epoll refused it with err. */
 static void fd_fail(ep *e, int fd, int err)
 {
     corio_op *op;
     while ((op = e->fds[fd].head)) {
         fd_unlink(e, op);
-        done_push(e, op, err);
+        done_push(e, op, refused_result(op, err));
     }
 }
 
@@ -318,7 +328,7 @@ static void submit_send(ep *e, corio_op *op)
     int res = -EAGAIN;
     if (!first_send(&e->fds[op->fd]))
         res = do_send(op);
-    if (would_block(-res))
+    if (res < 0 && would_block(-res))
         fd_push(e, op);
     else
         done_push(e, op, res);
@@ -425,7 +435,7 @@ static int service_send(ep *e, corio_op *op)
     if (first_send(&e->fds[op->fd]) != op)
         return 0;
     int res = do_send(op);
-    return would_block(-res) ? 0 : finish(e, op, res);
+    return res < 0 && would_block(-res) ? 0 : finish(e, op, res);
 }
 
 /* A connect in progress became writable: its outcome is in SO_ERROR. */

@@ -21,11 +21,14 @@ static void compact(corio_buf *b)
     b->off = 0;
 }
 
-/* Capacity to grow to for need bytes: at least double, never below
- * MIN_CAP; 0 when the doubling would overflow and need does not fit. */
+/* Capacity to grow to for need bytes: at least double the old one (so a
+ * buffer that compaction cannot help is never memmoved at the same size
+ * again and again), never below MIN_CAP, exactly need near SIZE_MAX. */
 static size_t grown_cap(size_t cap, size_t need)
 {
-    size_t c = cap < MIN_CAP ? MIN_CAP : cap;
+    if (cap > SIZE_MAX / 2)
+        return need;
+    size_t c = cap < MIN_CAP / 2 ? MIN_CAP : cap * 2;
     while (c < need) {
         if (c > SIZE_MAX / 2)
             return need;

@@ -521,6 +521,21 @@ static void test_poll_pipe(corio_backend *b)
     close(p[0]);
 }
 
+/* POLL on a regular file: always ready, as poll(2) has it. */
+static void test_poll_file(corio_backend *b)
+{
+    g_test = "poll_regular_file";
+    FILE *f = tmpfile();
+    rec r;
+    rec_init(&r, b, CORIO_OP_POLL, fileno(f));
+    r.op.u.poll.events = POLLIN;
+    CHECK(rec_submit(&r) == 0);
+    RUN_UNTIL(b, r.finals, 2000);
+    settle(b);
+    CHECK(r.finals == 1 && r.res > 0 && (r.res & POLLIN));
+    fclose(f);
+}
+
 /* Cancel op r (optionally after one turn armed it): exactly one final,
  * -ECANCELED. */
 static void cancel_one(corio_backend *b, rec *r, int turn_first)
@@ -744,6 +759,7 @@ int main(int argc, char **argv)
     test_send_iov(b);
     test_large(b);
     test_poll_pipe(b);
+    test_poll_file(b);
     test_cancel(b);
     test_cancel_race(b);
     test_pollfd(b);
