@@ -55,9 +55,12 @@
 /* op->bstate bits; LIVE is set from submit() until the final callback. */
 enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4, ST_PEND = 8 };
 
-/* Test hook: when set before corio_backend_uring_new, the backend uses the
- * single-shot fallbacks for ACCEPT and RECV (so the spec covers them). */
+/* Test hooks, read by corio_backend_uring_new, so the spec can cover the
+ * fallbacks this kernel would not pick: force_singleshot uses single-shot
+ * ACCEPT and RECV; setup_skip skips that many of setup_ring's flag sets
+ * (1: COOP_TASKRUN, 2: SUBMIT_ALL only, 3: no flags). */
 int corio__uring_force_singleshot;
+int corio__uring_setup_skip;
 
 typedef struct uring_backend {
     corio_backend base;
@@ -147,7 +150,8 @@ static int setup_ring(uring_backend *b, char *why, size_t len)
         0,
     };
     int rc = -EINVAL;
-    for (size_t i = 0; i < sizeof tries / sizeof tries[0] && rc == -EINVAL; i++) {
+    size_t skip = (size_t)corio__uring_setup_skip;
+    for (size_t i = skip; i < sizeof tries / sizeof tries[0] && rc == -EINVAL; i++) {
         struct io_uring_params p = { .flags = tries[i] | IORING_SETUP_CQSIZE,
                                      .cq_entries = URING_CQ_ENTRIES };
         rc = io_uring_queue_init_params(URING_SQ_ENTRIES, &b->ring, &p);

@@ -14,7 +14,10 @@
  * moves now to that slot's start and empties it, firing what is due and
  * re-placing the rest, which always lands at a lower level. Slots are
  * emptied one timer at a time through the ordinary unlink, so callbacks may
- * add or delete any timer while a slot is being processed. */
+ * add or delete any timer while a slot is being processed. A callback that
+ * keeps re-arming itself at or before now makes advance loop forever, and
+ * advance must not be called from a callback. Ticks near UINT64_MAX (more
+ * than 2^64 - 2^36) are not supported; deadlines up to UINT64_MAX are. */
 #include "timer.h"
 
 #define BITS  6                          /* log2(CORIO_WHEEL_SLOTS) */
@@ -91,11 +94,13 @@ static void place(corio_wheel *w, corio_timer *t)
         slot_link(w, t, lv, pos_of(when, lv));
 }
 
+/* Zeroing empties every slot and bitmap. */
 void corio_wheel_init(corio_wheel *w, uint64_t now_ms)
 {
     *w = (corio_wheel){ .now = now_ms };
 }
 
+/* Moving an armed timer is a del then a fresh placement. */
 void corio_wheel_add(corio_wheel *w, corio_timer *t, uint64_t expires_ms)
 {
     corio_wheel_del(w, t);
@@ -105,6 +110,7 @@ void corio_wheel_add(corio_wheel *w, corio_timer *t, uint64_t expires_ms)
     place(w, t);
 }
 
+/* O(1): unlink from its slot; the armed flag makes a repeat harmless. */
 void corio_wheel_del(corio_wheel *w, corio_timer *t)
 {
     if (!t->armed)
@@ -141,6 +147,7 @@ static uint64_t earliest(const corio_wheel *w, unsigned *lvp)
     return best;
 }
 
+/* A lower bound by construction: a slot never starts after its timers. */
 uint64_t corio_wheel_next(const corio_wheel *w)
 {
     unsigned lv = 0;

@@ -653,6 +653,96 @@ static void test_pollfd(corio_backend *b)
     close(c);
 }
 
+/* An fd number closed and reused for another socket between turns: ops
+ * on the new socket still see its readiness. */
+static void test_fd_reuse(corio_backend *b)
+{
+    g_test = "fd_reuse";
+    int a, c, a2, c2;
+    tcp_pair(&a, &c);
+    rec r;
+    rec_init(&r, b, CORIO_OP_RECV, a);
+    CHECK(rec_submit(&r) == 0);
+    wait_ms(b, 0);
+    rec_cancel(&r);
+    tcp_pair(&a2, &c2);
+    CHECK(dup2(a2, a) == a);   /* a now names the new socket */
+    close(a2);
+    close(c);
+    rec r2;
+    rec_init(&r2, b, CORIO_OP_RECV, a);
+    CHECK(rec_submit(&r2) == 0);
+    CHECK(send(c2, "new", 3, 0) == 3);
+    RUN_UNTIL(b, r2.len >= 3, 2000);
+    CHECK(r.finals == 1 && r.len == 0);
+    CHECK(r2.len == 3 && memcmp(r2.data, "new", 3) == 0);
+    rec_cancel(&r2);
+    RUN_UNTIL(b, r2.finals, 1000);
+    rec_free(&r);
+    rec_free(&r2);
+    close(a);
+    close(c2);
+}
+
+/* A callback that re-submits its POLL on an always-ready fd makes one
+ * wait() return (a bounded amount of work), not spin. */
+static int g_repoll;
+static void repoll_cb(corio_op *op, int res, const void *data, unsigned flags)
+{
+    rec *r = op->owner;
+    (void)data;
+    (void)flags;
+    r->res = res;
+    if (++g_repoll < 100000 && r->b->vt->submit(r->b, op) == 0)
+        return;
+    r->finals++;
+}
+
+static void test_resubmit_in_cb(corio_backend *b)
+{
+    g_test = "resubmit_in_callback";
+    int p[2];
+    CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
+    rec r;
+    rec_init(&r, b, CORIO_OP_POLL, p[1]);
+    r.op.cb = repoll_cb;
+    r.op.u.poll.events = POLLOUT;
+    CHECK(rec_submit(&r) == 0);
+    for (int i = 0; i < 5; i++)
+        wait_ms(b, 10);
+    CHECK(g_repoll > 0 && g_repoll < 1000);
+    CHECK(r.res & POLLOUT);
+    b->vt->cancel(b, &r.op);
+    g_repoll = 100000;   /* the callback now stops re-submitting */
+    RUN_UNTIL(b, r.finals, 1000);
+    if (r.finals != 1)
+        printf("  finals=%d res=%d repoll=%d busy=%d\n", r.finals, r.res, g_repoll, corio_op_busy(&r.op));
+    CHECK(r.finals == 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* wait(-1) returns at once when a result is already owed. */
+static void test_wait_forever_pending(corio_backend *b)
+{
+    g_test = "wait_forever_pending";
+    int p[2];
+    CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
+    rec r;
+    rec_init(&r, b, CORIO_OP_POLL, p[0]);
+    r.op.u.poll.events = POLLIN;
+    CHECK(rec_submit(&r) == 0);
+    rec_cancel(&r);
+    uint64_t t0 = corio_clock_ns();
+    int n = 0;
+    while (!r.finals && n >= 0 && corio_clock_ns() - t0 < 1000000000u)
+        n = b->vt->wait(b, -1);
+    CHECK(r.finals == 1 && r.res == -ECANCELED);
+    CHECK(corio_clock_ns() - t0 < 500000000u);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* An op on an fd that is not open fails: at submit or in its callback. */
 static void test_bad_fd(corio_backend *b)
 {
@@ -764,6 +854,9 @@ int main(int argc, char **argv)
     test_cancel_race(b);
     test_pollfd(b);
     test_bad_fd(b);
+    test_fd_reuse(b);
+    test_resubmit_in_cb(b);
+    test_wait_forever_pending(b);
     b->vt->destroy(b);
     test_destroy_inflight();
     test_open_names();

@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# corio benchmark suite (issue 5): corio against its peers.
+#
+#   bash bench/run.sh            full run (~12-14 min on 2 cores)
+#   QUICK=1 bash bench/run.sh    smoke run (~2 min)
+#
+# Knobs (env): DURATION (s per run), WARMUP (s), ROUNDS, ECHO_CONNS, HTTP_CONNS,
+#   PIPE_CONNS, PIPE_DEPTH, IDLE_CONNS, MICRO_N, ONLY (regex of server names),
+#   SKIP_INSTALL=1, SKIP_MICRO=1, SKIP_IDLE=1, BENCH_BUILD (build dir, outside the repo),
+#   BENCH_OUT (raw results dir, default bench/results).
+# Writes bench/REPORT.md and bench/*.png.  A peer that fails to build or start
+# is reported as n/a with the reason; it never aborts the suite.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+B=$ROOT/bench
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  DURATION=${DURATION:-1}; WARMUP=${WARMUP:-0.2}; ROUNDS=${ROUNDS:-1}
+  IDLE_CONNS=${IDLE_CONNS:-2000}; MICRO_N=${MICRO_N:-100000}
+else
+  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-0.5}; ROUNDS=${ROUNDS:-3}
+  IDLE_CONNS=${IDLE_CONNS:-19000}; MICRO_N=${MICRO_N:-1000000}
+fi
+ECHO_CONNS=${ECHO_CONNS:-"10 100 1000"}
+HTTP_CONNS=${HTTP_CONNS:-"10 100 1000"}
+PIPE_CONNS=${PIPE_CONNS:-100}
+PIPE_DEPTH=${PIPE_DEPTH:-16}
+MSG_SIZE=${MSG_SIZE:-64}
+ONLY=${ONLY:-}
+BUILD=${BENCH_BUILD:-/tmp/corio-bench-build}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/corio-bench-target}
+OUT=${BENCH_OUT:-$B/results}
+LOGS=$OUT/logs
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+CORIO_ENV=(LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;" LUA_CPATH="$ROOT/lua/?.so;;")
+
+mkdir -p "$BUILD" "$OUT" "$LOGS"
+RAW=$OUT/raw.txt          # one key=value line per measured run
+STATUS=$OUT/status.txt    # availability of each server / micro impl
+MICRO=$OUT/micro.txt      # micro-benchmark lines
+IDLE=$OUT/idle.txt        # idle-memory lines
+INFO=$OUT/info.txt        # machine and versions
+: > "$RAW"; : > "$STATUS"; : > "$MICRO"; : > "$IDLE"; : > "$INFO"
+WORK=$(mktemp -d /tmp/corio-bench.XXXXXX)
+T_START=$(date +%s)
+
+SPID=""
+LPID=""
+cleanup() {
+  [ -n "$LPID" ] && kill "$LPID" 2>/dev/null || true
+  [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+# reason text -> single token for key=value files
+tok() { printf '%s' "$*" | tr -s ' \t\n=' '____' | cut -c1-160; }
+na() { echo "server=$1 status=n/a reason=$(tok "$2")" >> "$STATUS"; log "$1: n/a ($2)"; }
+
+# ------------------------------------------------------------------ packages
+install_missing() {
+  [ "${SKIP_INSTALL:-0}" = 1 ] && return 0
+  local want=()
+  command -v wrk >/dev/null || want+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want+=(nginx)
+  command -v gnuplot >/dev/null || want+=(gnuplot-nox)
+  [ -e /usr/lib/x86_64-linux-gnu/lua/5.4/luv.so ] || lua5.4 -e 'require"luv"' 2>/dev/null || want+=(lua-luv)
+  lua5.4 -e 'require"cqueues"' 2>/dev/null || want+=(lua-cqueues)
+  command -v node >/dev/null || want+=(nodejs)
+  command -v cargo >/dev/null || want+=(cargo)
+  [ -d /usr/share/cargo/registry ] && ls -d /usr/share/cargo/registry/tokio-1* >/dev/null 2>&1 || want+=(librust-tokio-dev)
+  [ -e /usr/include/liburing.h ] || want+=(liburing-dev)
+  command -v lua5.4 >/dev/null || want+=(lua5.4)
+  command -v gcc >/dev/null || want+=(gcc)
+  command -v taskset >/dev/null || want+=(util-linux)
+  [ ${#want[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then log "missing packages (not root, not installing): ${want[*]}"; return 0; fi
+  log "installing: ${want[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}"; } \
+    > "$LOGS/apt.log" 2>&1 || {
+      log "apt-get install failed as a whole (see $LOGS/apt.log); trying one by one"
+      for p in "${want[@]}"; do
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >> "$LOGS/apt.log" 2>&1 || log "could not install $p"
+      done
+    }
+}
+
+# ------------------------------------------------------------------ build
+CORIO_OK=0; CORIO_WHY=""; TOKIO_OK=0; TOKIO_WHY=""; CURING_OK=0; CURING_WHY=""
+build_all() {
+  log "building loadgen and raw C servers into $BUILD"
+  gcc -O2 -Wall -o "$BUILD/loadgen" "$B/loadgen.c" -lm 2> "$LOGS/build-loadgen.log" || {
+    log "FATAL: loadgen does not build (see $LOGS/build-loadgen.log)"; cat "$LOGS/build-loadgen.log" >&2; exit 1; }
+  gcc -O2 -Wall -o "$BUILD/epoll_echo" "$B/servers/epoll_echo.c" 2> "$LOGS/build-epoll_echo.log" || true
+  if gcc -O2 -Wall -o "$BUILD/uring_echo" "$B/servers/uring_echo.c" -luring 2> "$LOGS/build-uring_echo.log"; then
+    CURING_OK=1
+  else CURING_WHY="build failed: $(tail -1 "$LOGS/build-uring_echo.log")"; fi
+
+  log "building tokio peers (cargo, offline, Debian registry)"
+  if ! command -v cargo >/dev/null; then TOKIO_WHY="cargo not installed"
+  elif (cd "$B/servers/tokio" && cargo build --release --offline) > "$LOGS/build-tokio.log" 2>&1 \
+       && [ -x "$CARGO_TARGET_DIR/release/echo" ]; then TOKIO_OK=1
+  else TOKIO_WHY="cargo build failed: $(grep -m1 -E '^error' "$LOGS/build-tokio.log" || tail -1 "$LOGS/build-tokio.log")"; fi
+
+  log "building corio (make)"
+  if [ ! -f "$ROOT/Makefile" ]; then CORIO_WHY="no Makefile in repo"
+  elif ! make -C "$ROOT" > "$LOGS/build-corio.log" 2>&1; then
+    CORIO_WHY="make failed: $(grep -m1 -iE 'error' "$LOGS/build-corio.log" || tail -1 "$LOGS/build-corio.log")"
+  elif [ ! -f "$ROOT/examples/echo_server.lua" ]; then CORIO_WHY="examples/echo_server.lua missing"
+  elif ! env "${CORIO_ENV[@]}" lua5.4 -e 'require"corio"' > "$LOGS/corio-require.log" 2>&1; then
+    CORIO_WHY="require corio failed: $(head -1 "$LOGS/corio-require.log")"
+  else CORIO_OK=1; fi
+}
+
+# ------------------------------------------------------------------ servers
+# server table: name kind(echo|http)
+ECHO_SERVERS="corio-uring corio-epoll c-uring c-epoll tokio luv cqueues node"
+HTTP_SERVERS="corio-uring corio-epoll tokio node nginx"
+IDLE_SERVERS="corio-uring corio-epoll luv cqueues tokio node"
+
+# prints why NAME/KIND cannot run, or nothing
+unavailable() {
+  local name=$1 kind=$2
+  case $name in
+    corio-*) [ $CORIO_OK = 1 ] || { echo "$CORIO_WHY"; return; }
+             local ex=$ROOT/examples/${kind}_server.lua
+             [ "$kind" = echo ] || ex=$ROOT/examples/http_server.lua
+             [ -f "$ex" ] || echo "${ex#$ROOT/} missing" ;;
+    c-uring) [ $CURING_OK = 1 ] || echo "$CURING_WHY" ;;
+    c-epoll) [ -x "$BUILD/epoll_echo" ] || echo "build failed" ;;
+    tokio)   [ $TOKIO_OK = 1 ] || echo "$TOKIO_WHY" ;;
+    luv)     lua5.4 -e 'require"luv"' 2>/dev/null || echo "lua5.4 module luv not available" ;;
+    cqueues) lua5.4 -e 'require"cqueues"' 2>/dev/null || echo "lua5.4 module cqueues not available" ;;
+    node)    command -v node >/dev/null || echo "node not installed" ;;
+    nginx)   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || echo "nginx not installed" ;;
+  esac
+}
+
+# start NAME KIND PORT: sets SPID, returns non-zero if it does not come up
+start_server() {
+  local name=$1 kind=$2 port=$3 cmd
+  local log=$LOGS/server-$name-$kind.log
+  case $name in
+    corio-uring|corio-epoll)
+      local be=io_uring; [ "$name" = corio-epoll ] && be=epoll
+      local ex=examples/echo_server.lua; [ "$kind" = http ] && ex=examples/http_server.lua
+      cmd=(env CORIO_BACKEND=$be "${CORIO_ENV[@]}" lua5.4 "$ex" 127.0.0.1 "$port") ;;
+    c-uring) cmd=("$BUILD/uring_echo" 127.0.0.1 "$port") ;;
+    c-epoll) cmd=("$BUILD/epoll_echo" 127.0.0.1 "$port") ;;
+    tokio)   cmd=("$CARGO_TARGET_DIR/release/$kind" 127.0.0.1 "$port") ;;
+    luv)     cmd=(lua5.4 "$B/servers/luv_echo.lua" 127.0.0.1 "$port") ;;
+    cqueues) cmd=(lua5.4 "$B/servers/cqueues_echo.lua" 127.0.0.1 "$port") ;;
+    node)    cmd=(node "$B/servers/node_$kind.js" 127.0.0.1 "$port") ;;
+    nginx)
+      local d=$WORK/nginx-$port; mkdir -p "$d"
+      sed "s|@DIR@|$d|g; s|@PORT@|$port|g" "$B/servers/nginx.conf.in" > "$d/nginx.conf"
+      cmd=(nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log") ;;
+    *) return 1 ;;
+  esac
+  # taskset and env exec, so $! is the server process itself
+  taskset -c "$SERVER_CPU" "${cmd[@]}" >> "$log" 2>&1 &
+  SPID=$!
+  local i
+  for i in $(seq 1 100); do
+    if ! kill -0 "$SPID" 2>/dev/null; then SPID=""; return 1; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  stop_server; return 1
+}
+
+stop_server() {
+  [ -n "$SPID" ] || return 0
+  kill "$SPID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 30); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=""
+}
+
+# utime+stime of a process, in clock ticks
+cpu_ticks() {
+  local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=${s##*) }
+  set -- $s
+  echo $(( ${12} + ${13} ))
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# a short functional check before measuring
+smoke() {
+  local kind=$1 port=$2 out
+  if [ "$kind" = echo ]; then
+    out=$(timeout 10 "$BUILD/loadgen" -p "$port" -c 2 -d 0.2 -w 0 -s "$MSG_SIZE" 2>&1) || { echo "echo check failed: $(tok "$out")"; return 1; }
+    [[ $out == *" requests=0 "* ]] && { echo "echo check: no replies"; return 1; }
+  else
+    out=$(timeout 10 wrk -t1 -c2 -d1 -s "$B/wrk_report.lua" "http://127.0.0.1:$port/" 2>&1 | grep '^mode=http') \
+      || { echo "http check failed"; return 1; }
+    [[ $out == *" errors=0 "* && $out != *"requests=0 "* ]] || { echo "http check: $(tok "$out")"; return 1; }
+  fi
+  return 0
+}
+
+# one measured run: appends a line to $RAW
+measure() {
+  local name=$1 kind=$2 scen=$3 conns=$4 depth=$5 port=$6 round=$7 out rc=0
+  local c0 c1
+  c0=$(cpu_ticks "$SPID")
+  if [ "$kind" = echo ]; then
+    out=$(taskset -c "$LOAD_CPU" "$BUILD/loadgen" -p "$port" -c "$conns" -d "$DURATION" -w "$WARMUP" \
+          -s "$MSG_SIZE" -P "$depth" 2>>"$LOGS/loadgen.log") || rc=$?
+  else
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s -s "$B/wrk_report.lua" \
+          "http://127.0.0.1:$port/" 2>>"$LOGS/wrk.log" | grep '^mode=http') || rc=$?
+  fi
+  c1=$(cpu_ticks "$SPID")
+  out=$(printf '%s' "$out" | tail -1)
+  local all; all=$(printf '%s' "$out" | sed -n 's/.*all_requests=\([0-9]*\).*/\1/p')
+  local cpu_us=0
+  if [ -n "$all" ] && [ "$all" -gt 0 ]; then
+    cpu_us=$(awk -v d=$(( c1 - c0 )) -v t="$CLK_TCK" -v n="$all" 'BEGIN{printf "%.3f", d*1e6/t/n}')
+  fi
+  local alive=1; kill -0 "$SPID" 2>/dev/null || alive=0
+  echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us $out" >> "$RAW"
+  log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req rc=$rc"
+  [ $alive = 1 ]
+}
+
+PORT=20100
+next_port() { PORT=$(( PORT + 1 )); }
+
+want() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
+
+declare -A DEAD   # name:kind -> reason (set once, skips later rounds)
+
+run_kind() {
+  local kind=$1 servers=$2 round=$3 name why
+  for name in $servers; do
+    want "$name" || continue
+    [ -n "${DEAD[$name:$kind]:-}" ] && continue
+    why=$(unavailable "$name" "$kind")
+    if [ -n "$why" ]; then DEAD[$name:$kind]=$why; na "$name:$kind" "$why"; continue; fi
+    next_port
+    if ! start_server "$name" "$kind" "$PORT"; then
+      why="did not start or listen (log: $(tail -c 200 "$LOGS/server-$name-$kind.log" 2>/dev/null | tr '\n' ' '))"
+      DEAD[$name:$kind]=$why; na "$name:$kind" "$why"; continue
+    fi
+    if ! why=$(smoke "$kind" "$PORT"); then
+      stop_server; DEAD[$name:$kind]=$why; na "$name:$kind" "$why"; continue
+    fi
+    [ "$round" = 1 ] && echo "server=$name:$kind status=ok" >> "$STATUS"
+    local c ok=1
+    if [ "$kind" = echo ]; then
+      for c in $ECHO_CONNS; do measure "$name" echo pingpong "$c" 1 "$PORT" "$round" || { ok=0; break; }; done
+      [ $ok = 1 ] && { measure "$name" echo pipelined "$PIPE_CONNS" "$PIPE_DEPTH" "$PORT" "$round" || ok=0; }
+    else
+      for c in $HTTP_CONNS; do measure "$name" http plaintext "$c" 1 "$PORT" "$round" || { ok=0; break; }; done
+    fi
+    if [ $ok = 0 ]; then
+      why="server died during the run (log: $(tail -c 200 "$LOGS/server-$name-$kind.log" 2>/dev/null | tr '\n' ' '))"
+      DEAD[$name:$kind]=$why; na "$name:$kind" "$why"
+    fi
+    stop_server
+  done
+}
+
+# ------------------------------------------------------------------ idle memory
+run_idle() {
+  local hard; hard=$(ulimit -Hn)
+  local n=$IDLE_CONNS
+  if [ "$hard" != unlimited ] && [ "$n" -gt $(( hard - 200 )) ]; then
+    n=$(( hard - 200 )); log "idle: fd hard limit $hard, using $n connections"
+  fi
+  local name why
+  for name in $IDLE_SERVERS; do
+    want "$name" || continue
+    why=$(unavailable "$name" echo)
+    if [ -z "$why" ]; then
+      next_port
+      if ! start_server "$name" echo "$PORT"; then why="did not start"
+      elif ! why=$(smoke echo "$PORT"); then stop_server
+      else why=""; fi
+    fi
+    if [ -n "$why" ]; then
+      echo "idle=1 server=$name status=n/a reason=$(tok "$why")" >> "$IDLE"; log "idle $name: n/a ($why)"; continue
+    fi
+    sleep 0.3
+    local before after out lf=$WORK/idle-$name.out
+    before=$(rss_kb "$SPID")
+    "$BUILD/loadgen" -i -p "$PORT" -c "$n" -d 300 > "$lf" 2>>"$LOGS/loadgen-idle.log" &
+    LPID=$!
+    local i
+    for i in $(seq 1 600); do
+      grep -q '^mode=idle' "$lf" 2>/dev/null && break
+      kill -0 "$LPID" 2>/dev/null || break
+      sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kb "$SPID")
+    out=$(head -1 "$lf")
+    kill "$LPID" 2>/dev/null || true; wait "$LPID" 2>/dev/null || true; LPID=""
+    local per; per=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN{printf "%.0f", (a-b)*1024/n}')
+    echo "idle=1 server=$name status=ok conns=$n rss_before_kb=$before rss_after_kb=$after bytes_per_conn=$per $out" >> "$IDLE"
+    log "idle $name: $per bytes/conn ($out)"
+    stop_server
+    sleep 1   # let the closed connections drain
+  done
+}
+
+# ------------------------------------------------------------------ micro
+run_micro() {
+  local tmo=$(( MICRO_N >= 500000 ? 120 : 40 ))
+  local m impl file
+  for m in spawn sleep timeout channel semaphore semaphore_contended; do
+    for impl in corio cqueues luv lua-coroutine; do
+      case "$impl:$m" in
+        corio:*) file=corio_micro.lua ;;
+        cqueues:spawn|cqueues:sleep|cqueues:channel) file=cqueues_micro.lua ;;
+        luv:timeout|luv:sleep) file=luv_micro.lua ;;
+        lua-coroutine:spawn|lua-coroutine:channel) file=coroutine_micro.lua ;;
+        *) continue ;;
+      esac
+      want "$impl" || continue
+      local out rc=0
+      if [ "$impl" = corio ]; then
+        out=$(cd "$ROOT" && timeout "$tmo" env "${CORIO_ENV[@]}" taskset -c "$SERVER_CPU" lua5.4 "$B/micro/$file" "$m" "$MICRO_N" 2>"$LOGS/micro-$impl-$m.log") || rc=$?
+      else
+        out=$(timeout "$tmo" taskset -c "$SERVER_CPU" lua5.4 "$B/micro/$file" "$m" "$MICRO_N" 2>"$LOGS/micro-$impl-$m.log") || rc=$?
+      fi
+      out=$(printf '%s\n' "$out" | grep '^micro=' | tail -1 || true)
+      if [ -z "$out" ]; then
+        local why="exit $rc"; [ $rc = 124 ] && why="timeout ${tmo}s"
+        why="$why: $(tail -c 150 "$LOGS/micro-$impl-$m.log" | tr '\n' ' ')"
+        out="micro=$m impl=$impl status=n/a reason=$(tok "$why")"
+      fi
+      echo "$out" >> "$MICRO"
+      log "micro $out"
+    done
+  done
+}
+
+# ------------------------------------------------------------------ info
+collect_info() {
+  {
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "nproc=$(nproc)"
+    echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "kernel=$(uname -sr)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "mem=$(free -h | awk '/^Mem:/ {print $2}')"
+    echo "gcc=$(gcc --version | head -1)"
+    echo "lua=$(lua5.4 -v 2>&1 | head -1)"
+    echo "liburing=$(dpkg-query -W -f '${Version}' liburing-dev 2>/dev/null || echo '?')"
+    echo "luv=$(lua5.4 -e 'print(require"luv".version_string())' 2>/dev/null || echo n/a) (lua-luv $(dpkg-query -W -f '${Version}' lua-luv 2>/dev/null || echo '?'))"
+    echo "cqueues=$(lua5.4 -e 'print(require"cqueues".VERSION)' 2>/dev/null || echo n/a) (lua-cqueues $(dpkg-query -W -f '${Version}' lua-cqueues 2>/dev/null || echo '?'))"
+    echo "tokio=$(awk '/^name = "tokio"$/ {getline; gsub(/version = |"/, ""); print}' "$B/servers/tokio/Cargo.lock" 2>/dev/null || echo '?') (rustc $(rustc --version 2>/dev/null | awk '{print $2}'))"
+    echo "node=$(node --version 2>/dev/null || echo n/a)"
+    echo "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
+    echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+    echo "corio=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ $CORIO_OK = 1 ] || echo " (n/a: $CORIO_WHY)")"
+    echo "params=quick=$QUICK duration=${DURATION}s warmup=${WARMUP}s rounds=$ROUNDS msg=${MSG_SIZE}B echo_conns=[$ECHO_CONNS] http_conns=[$HTTP_CONNS] pipelined=${PIPE_CONNS}x${PIPE_DEPTH} idle_conns=$IDLE_CONNS micro_n=$MICRO_N server_cpu=$SERVER_CPU load_cpu=$LOAD_CPU"
+  } > "$INFO"
+}
+
+# ------------------------------------------------------------------ main
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+install_missing
+build_all
+collect_info
+log "corio: $( [ $CORIO_OK = 1 ] && echo ok || echo "n/a ($CORIO_WHY)"); tokio: $( [ $TOKIO_OK = 1 ] && echo ok || echo "n/a ($TOKIO_WHY)")"
+
+for r in $(seq 1 "$ROUNDS"); do
+  log "round $r/$ROUNDS: echo"
+  run_kind echo "$ECHO_SERVERS" "$r"
+  if command -v wrk >/dev/null; then
+    log "round $r/$ROUNDS: http"
+    run_kind http "$HTTP_SERVERS" "$r"
+  elif [ "$r" = 1 ]; then
+    for s in $HTTP_SERVERS; do na "$s:http" "wrk not installed"; done
+  fi
+done
+[ "${SKIP_IDLE:-0}" = 1 ] || { log "idle memory ($IDLE_CONNS connections)"; run_idle; }
+[ "${SKIP_MICRO:-0}" = 1 ] || { log "micro-benchmarks (N=$MICRO_N)"; run_micro; }
+
+log "writing report"
+lua5.4 "$B/report.lua" "$OUT" "$B" || { log "report generation failed"; exit 1; }
+log "done in $(( $(date +%s) - T_START ))s: $B/REPORT.md"

@@ -1,0 +1,42 @@
+-- spec/support.lua: helpers shared by the specs.
+local corio = require "corio"
+local M = {}
+
+-- Number of open fds of this process.
+function M.fd_count()
+  local p = io.popen("ls /proc/" .. M.pid() .. "/fd | wc -l")
+  local n = tonumber(p:read("a"))
+  p:close()
+  return n - 1   -- the pipe of popen itself
+end
+
+-- This process's pid (the parent of the shell popen starts).
+function M.pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = tonumber(f:read("a"):match("^(%d+)"))
+  f:close()
+  return pid
+end
+
+-- corio.run(fn), then assert nothing is left: no task, timer, waiter.
+function M.run(fn, ...)
+  local r = table.pack(corio.run(fn, ...))
+  local st = corio.stats()
+  assert(st.tasks == 0, "tasks left: " .. st.tasks)
+  assert(st.timers == 0, "timers left: " .. st.timers)
+  assert(st.io_waiting == 0, "I/O waiters left: " .. st.io_waiting)
+  return table.unpack(r, 1, r.n)
+end
+
+-- Path of a Lua interpreter and env that finds this corio build.
+M.env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;'"
+
+-- Run a shell command; returns ok, output.
+function M.sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+return M
