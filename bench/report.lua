@@ -89,7 +89,7 @@ local function stats(kind, scen, conns, depth, server)
   local g = groups[table.concat({ kind, scen, tostring(conns), tostring(depth) }, "|")]
   local rows = g and g[server]
   if not rows then return nil end
-  local acc = { rps = {}, p50_us = {}, p99_us = {}, p999_us = {}, cpu_us_per_req = {} }
+  local acc = { rps = {}, p50_us = {}, p99_us = {}, p999_us = {}, cpu_us_per_req = {}, foreign_pct = {}, server_util_pct = {} }
   local bad, runs = 0, 0
   for _, r in ipairs(rows) do
     runs = runs + 1
@@ -146,18 +146,18 @@ local function server_table(title, kind, scen, conns, depth, servers, note)
   if note then w(note, "\n") end
   local ref, refname = corio_ref(kind, scen, conns, depth)
   w("| server | req/s (median) | ÷ ", refname and LABEL[refname] or "corio",
-    " | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | runs |")
-  w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    " | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | server core busy % | other load on that core % | runs |")
+  w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for _, s in ipairs(servers) do
     local m = stats(kind, scen, conns, depth, s)
     if m and m.rps then
       local flag = m.bad > 0 and (" ⚠ " .. m.bad .. " run(s) with errors") or ""
       w("| ", LABEL[s], " | ", fmt_int(m.rps), " | ", fmt_ratio(ratio(m.rps, ref and ref.rps)),
         " | ", fmt(m.p50_us), " | ", fmt(m.p99_us), " | ", fmt(m.p999_us), " | ",
-        fmt(m.cpu_us_per_req, 2), " | ", m.n, "/", m.runs, flag, " |")
+        fmt(m.cpu_us_per_req, 2), " | ", fmt(m.server_util_pct, 0), " | ", fmt(m.foreign_pct, 0), " | ", m.n, "/", m.runs, flag, " |")
     else
       local why = na_reason[s .. ":" .. kind] or (m and "no successful run") or "not run"
-      w("| ", LABEL[s], " | n/a | n/a | | | | | ", why, " |")
+      w("| ", LABEL[s], " | n/a | n/a | | | | | | | ", why, " |")
     end
   end
   w("")
@@ -293,17 +293,17 @@ local function plot(name, title, kind, scen, conns_list, servers, key, ylabel)
   if #datafiles == 0 then return end
   local png = BDIR .. "/" .. name .. ".png"
   local gp = {
-    "set terminal pngcairo size 900,540 font 'sans,10'",
+    "set terminal pngcairo size 900,540 font 'sans,10' noenhanced",
     "set output '" .. png .. "'",
     "set title '" .. title .. "'",
-    "set logscale x", "set xlabel 'connections'", "set ylabel '" .. ylabel .. "'",
+    "set logscale x", string.format("set xrange [%g:%g]", conns_list[1] / 2, conns_list[#conns_list] * 2), "set xlabel 'connections'", "set ylabel '" .. ylabel .. "'",
     "set key outside right", "set grid", "set xtics (" .. (function()
       local t = {}
       for _, c in ipairs(conns_list) do t[#t + 1] = string.format("'%d' %d", c, c) end
       return table.concat(t, ", ")
     end)() .. ")",
   }
-  if key == "p99_us" then gp[#gp + 1] = "set logscale y" end
+  if key == "p99_us" then gp[#gp + 1] = "set logscale y" else gp[#gp + 1] = "set yrange [0:*]" end
   local parts = {}
   for _, d in ipairs(datafiles) do
     parts[#parts + 1] = string.format("'%s' using 1:2 with linespoints lw 2 title '%s'", d[1], d[2])

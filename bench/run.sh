@@ -20,7 +20,7 @@ if [ "$QUICK" = 1 ]; then
   DURATION=${DURATION:-1}; WARMUP=${WARMUP:-0.2}; ROUNDS=${ROUNDS:-1}
   IDLE_CONNS=${IDLE_CONNS:-2000}; MICRO_N=${MICRO_N:-100000}
 else
-  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-0.5}; ROUNDS=${ROUNDS:-3}
+  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; ROUNDS=${ROUNDS:-3}
   IDLE_CONNS=${IDLE_CONNS:-19000}; MICRO_N=${MICRO_N:-1000000}
 fi
 ECHO_CONNS=${ECHO_CONNS:-"10 100 1000"}
@@ -192,6 +192,14 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# busy ticks (all but idle+iowait) of one CPU, from /proc/stat
+core_busy() {
+  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+core_total() {
+  awk -v c="cpu$1" '$1 == c { s = 0; for (i = 2; i <= 9; i++) s += $i; print s; exit }' /proc/stat
+}
+
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # a short functional check before measuring
@@ -201,7 +209,7 @@ smoke() {
     out=$(timeout 10 "$BUILD/loadgen" -p "$port" -c 2 -d 0.2 -w 0 -s "$MSG_SIZE" 2>&1) || { echo "echo check failed: $(tok "$out")"; return 1; }
     [[ $out == *" requests=0 "* ]] && { echo "echo check: no replies"; return 1; }
   else
-    out=$(timeout 10 wrk -t1 -c2 -d1 -s "$B/wrk_report.lua" "http://127.0.0.1:$port/" 2>&1 | grep '^mode=http') \
+    out=$(timeout 10 wrk -t1 -c10 -d1 -s "$B/wrk_report.lua" "http://127.0.0.1:$port/" 2>&1 | grep '^mode=http') \
       || { echo "http check failed"; return 1; }
     [[ $out == *" errors=0 "* && $out != *"requests=0 "* ]] || { echo "http check: $(tok "$out")"; return 1; }
   fi
@@ -211,8 +219,8 @@ smoke() {
 # one measured run: appends a line to $RAW
 measure() {
   local name=$1 kind=$2 scen=$3 conns=$4 depth=$5 port=$6 round=$7 out rc=0
-  local c0 c1
-  c0=$(cpu_ticks "$SPID")
+  local c0 c1 b0 b1 t0 t1
+  c0=$(cpu_ticks "$SPID"); b0=$(core_busy "$SERVER_CPU"); t0=$(core_total "$SERVER_CPU")
   if [ "$kind" = echo ]; then
     out=$(taskset -c "$LOAD_CPU" "$BUILD/loadgen" -p "$port" -c "$conns" -d "$DURATION" -w "$WARMUP" \
           -s "$MSG_SIZE" -P "$depth" 2>>"$LOGS/loadgen.log") || rc=$?
@@ -220,7 +228,10 @@ measure() {
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s -s "$B/wrk_report.lua" \
           "http://127.0.0.1:$port/" 2>>"$LOGS/wrk.log" | grep '^mode=http') || rc=$?
   fi
-  c1=$(cpu_ticks "$SPID")
+  c1=$(cpu_ticks "$SPID"); b1=$(core_busy "$SERVER_CPU"); t1=$(core_total "$SERVER_CPU")
+  # share of the server core used by anything but the server (other load, softirqs)
+  local foreign; foreign=$(awk -v b=$(( b1 - b0 )) -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ f = t > 0 ? (b - s) * 100 / t : 0; if (f < 0) f = 0; printf "%.1f", f }')
+  local util; util=$(awk -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ printf "%.1f", t > 0 ? s * 100 / t : 0 }')
   out=$(printf '%s' "$out" | tail -1)
   local all; all=$(printf '%s' "$out" | sed -n 's/.*all_requests=\([0-9]*\).*/\1/p')
   local cpu_us=0
@@ -228,8 +239,8 @@ measure() {
     cpu_us=$(awk -v d=$(( c1 - c0 )) -v t="$CLK_TCK" -v n="$all" 'BEGIN{printf "%.3f", d*1e6/t/n}')
   fi
   local alive=1; kill -0 "$SPID" 2>/dev/null || alive=0
-  echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us $out" >> "$RAW"
-  log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req rc=$rc"
+  echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us foreign_pct=$foreign server_util_pct=$util $out" >> "$RAW"
+  log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req foreign=${foreign}% rc=$rc"
   [ $alive = 1 ]
 }
 

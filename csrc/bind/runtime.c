@@ -8,6 +8,7 @@
 
 #define RUNTIME_MT "corio.Runtime"
 #define CANCELLED_MT "corio.Cancelled"
+#define RUNTIME_KEY "corio.runtime"
 
 l_runtime *l_rt(lua_State *L)
 {
@@ -280,11 +281,16 @@ static l_runtime *new_runtime(lua_State *L)
     return rt;
 }
 
+/* One runtime per lua_State: a second require (e.g. after package.loaded
+ * was cleared) gets the same one. */
 int luaopen_corio_core(lua_State *L)
 {
-    new_runtime(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_MT);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        new_runtime(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY);
+    }
     l_task_open(L);
     l_stream_open(L);
     l_listener_open(L);

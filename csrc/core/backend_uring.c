@@ -125,10 +125,8 @@ static int setup_bufs(uring_backend *b, char *why, size_t len)
     struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)r, .ring_entries = URING_NBUFS,
                                     .bgid = URING_BGID };
     int rc = io_uring_register_buf_ring(&b->ring, &reg, 0);
-    if (rc < 0) {
-        b->br_add = 0;
+    if (rc < 0)
         return fail(why, len, "io_uring_register_buf_ring", rc);
-    }
     io_uring_buf_ring_init(b->br);
     for (unsigned i = 0; i < URING_NBUFS; i++)
         recycle(b, i);
@@ -231,6 +229,8 @@ static void probe_recv(uring_backend *b)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+    if (!sqe)
+        goto out;
     prep_recv(sqe, sv[0], 1);
     io_uring_sqe_set_data64(sqe, TAG_INTERNAL);
     io_uring_submit(&b->ring);
@@ -238,6 +238,7 @@ static void probe_recv(uring_backend *b)
         b->flag_ok = 1;
     shutdown(sv[1], SHUT_WR);
     b->ms_recv = (uint8_t)probe_drain(b);
+out:
     close(sv[0]);
     close(sv[1]);
 }
@@ -466,35 +467,43 @@ static int on_cqe(uring_backend *b, const struct io_uring_cqe *cqe)
     return finish(op, cqe->res, NULL);
 }
 
-/* Dispatch every CQE available, in batches, advancing the CQ once per
- * batch. Bounded to one CQ's worth so callbacks that keep completing
- * inline cannot hold wait() forever. */
+/* Dispatch the CQEs in the ring, URING_BATCH at a time, advancing the CQ
+ * once per batch. Read straight from the ring: liburing's peek_batch_cqe
+ * would enter the kernel again whenever IORING_SQ_TASKRUN is up, and
+ * completions landing while we dispatch are better left to the next
+ * turn's single enter. Only an overflow forces an extra enter, to flush
+ * it. Bounded to one CQ's worth so a busy turn still returns. */
 static int reap(uring_backend *b)
 {
-    struct io_uring_cqe *cqes[URING_BATCH];
-    unsigned got, total = 0;
+    struct io_uring *r = &b->ring;
+    unsigned ready, total = 0;
     int n = 0;
-    if (IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
-        io_uring_get_events(&b->ring);
-    while (total < URING_CQ_ENTRIES &&
-           (got = io_uring_peek_batch_cqe(&b->ring, cqes, URING_BATCH)) > 0) {
-        for (unsigned i = 0; i < got; i++)
-            n += on_cqe(b, cqes[i]);
-        io_uring_cq_advance(&b->ring, got);
+    if (IO_URING_READ_ONCE(*r->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+        io_uring_get_events(r);
+    while (total < URING_CQ_ENTRIES && (ready = io_uring_cq_ready(r)) > 0) {
+        unsigned head = *r->cq.khead;
+        if (ready > URING_BATCH)
+            ready = URING_BATCH;
+        for (unsigned i = 0; i < ready; i++)
+            n += on_cqe(b, &r->cq.cqes[(head + i) & r->cq.ring_mask]);
+        io_uring_cq_advance(r, ready);
         flush_bufs(b);
-        total += got;
+        total += ready;
     }
     return n;
 }
 
-/* The turn's one syscall. timeout 0: submit if there is anything to
- * submit, and enter for deferred work only when the kernel's TASKRUN flag
- * cannot be trusted to say so (reap() checks the flag). Otherwise submit
- * and wait for one CQE with an EXT_ARG timeout. */
+/* The turn's one syscall. timeout 0: enter (submit + GETEVENTS) only if
+ * there is something to submit or the kernel flags deferred work or an
+ * overflow (or its TASKRUN flag cannot be trusted, see probe_recv); else
+ * no syscall at all. Otherwise submit and wait for one CQE with an
+ * EXT_ARG timeout. */
 static int enter(uring_backend *b, int64_t timeout_ns)
 {
     if (timeout_ns == 0) {
-        if (!b->flag_ok || io_uring_sq_ready(&b->ring))
+        unsigned kf = IO_URING_READ_ONCE(*b->ring.sq.kflags);
+        if (!b->flag_ok || io_uring_sq_ready(&b->ring) ||
+            (kf & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
             return io_uring_submit_and_get_events(&b->ring);
         return 0;
     }

@@ -99,13 +99,16 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
         s->werr = res;
     } else {
         advance_iov(s, (size_t)res);
-        if (s->wiovcnt && !(s->flags & CORIO_SF_CLOSED)) {
+        if (s->wiovcnt && !(s->flags & (CORIO_SF_CLOSED | CORIO_SF_WCANCEL))) {
             int rc = res > 0 ? submit_send(s) : -EPIPE;
             if (rc == 0)
                 return;
             s->werr = rc;
         }
+        if (s->wiovcnt)
+            s->werr = -ECANCELED;
     }
+    s->flags &= ~CORIO_SF_WCANCEL;
     wake(&s->writer);
     maybe_free(s);
 }
@@ -197,8 +200,10 @@ int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_
 
 void corio_stream_cancel_write(corio_stream *s)
 {
-    if (corio_op_busy(&s->send))
+    if (corio_op_busy(&s->send)) {
+        s->flags |= CORIO_SF_WCANCEL;
         be(s)->vt->cancel(be(s), &s->send);
+    }
     if (corio_op_busy(&s->conn))
         be(s)->vt->cancel(be(s), &s->conn);
 }

@@ -1,0 +1,119 @@
+-- corio.waitq: FIFO queues of parked tasks, the one mechanism under
+-- channels, semaphores, mutexes, notify, groups, signals and select.
+--
+-- A waiter is a node { task = t, tag = i }: tag is 1 for a plain wait and
+-- the case index inside corio.select. Whoever completes a wait pops the
+-- node and calls core.wake(node.task, node.tag, values...): a true result
+-- commits the hand-over (the task will get the values even if cancelled
+-- afterwards); false means the task is gone (woken by another select case,
+-- cancelled, timed out) and the node is simply dropped. A task that is
+-- interrupted removes its own nodes before re-raising, so no waiter is
+-- ever left behind.
+local core = require "corio.core"
+
+local suspend, wake, current = core.suspend, core.wake, core.current
+local pcall, error = pcall, error
+
+local waitq = {}
+local live = 0   -- nodes queued in all queues, for leak checks
+
+-- waitq.new([on_cancel]): an empty queue; on_cancel(q) runs after a
+-- waiter left it without being served (so the owner can serve the next).
+function waitq.new(on_cancel)
+  return { n = 0, head = nil, tail = nil, on_cancel = on_cancel }
+end
+
+-- Append node at the tail.
+function waitq.push(q, node)
+  node.q, node.prev, node.next = q, q.tail, nil
+  if q.tail then q.tail.next = node else q.head = node end
+  q.tail = node
+  q.n = q.n + 1
+  live = live + 1
+end
+
+-- Unlink node if it is still queued; returns whether it was.
+function waitq.remove(node)
+  local q = node.q
+  if not q then return false end
+  local p, n = node.prev, node.next
+  if p then p.next = n else q.head = n end
+  if n then n.prev = p else q.tail = p end
+  node.q, node.prev, node.next = nil, nil, nil
+  q.n = q.n - 1
+  live = live - 1
+  return true
+end
+
+-- Remove and return the head node, or nil.
+function waitq.pop(q)
+  local node = q.head
+  if node then waitq.remove(node) end
+  return node
+end
+
+-- A waiter leaves without being served: remove it and let the owner
+-- react (a semaphore may now serve the waiter behind it).
+function waitq.cancel(node)
+  local q = node.q
+  if waitq.remove(node) and q.on_cancel then q.on_cancel(q) end
+end
+
+-- Hand values to the first waiter still parked; returns its node, or nil
+-- when nobody took them.
+function waitq.wake_first(q, ...)
+  local node = waitq.pop(q)
+  while node do
+    if wake(node.task, node.tag, ...) then return node end
+    node = waitq.pop(q)
+  end
+  return nil
+end
+
+-- Wake every waiter with the same values; returns how many took them.
+function waitq.wake_all(q, ...)
+  local count, node = 0, waitq.pop(q)
+  while node do
+    if wake(node.task, node.tag, ...) then count = count + 1 end
+    node = waitq.pop(q)
+  end
+  return count
+end
+
+-- The current task, or an error naming fname.
+function waitq.task(fname)
+  local t = current()
+  if not t then error(fname .. ": not inside a task", 0) end
+  return t
+end
+
+local function finish(node, ok, ...)
+  if ok then return ... end
+  waitq.cancel(node)
+  error((...), 0)
+end
+
+-- Park the current task in q until a wake; returns the wake values
+-- (tag first). On cancel/timeout the node is removed and the same error
+-- object re-raised.
+function waitq.park_tagged(q, node)
+  waitq.push(q, node)
+  return finish(node, pcall(suspend))
+end
+
+local function drop_tag(_, ...) return ... end
+
+-- waitq.park(q, fname[, node]): park as a plain wait; returns the wake
+-- values without the tag.
+function waitq.park(q, fname, node)
+  node = node or {}
+  node.task, node.tag = waitq.task(fname), 1
+  return drop_tag(waitq.park_tagged(q, node))
+end
+
+-- Number of nodes queued anywhere (0 when nothing waits).
+function waitq.count()
+  return live
+end
+
+return waitq
