@@ -66,7 +66,7 @@ asan: deps
 	@$(MAKE) --no-print-directory clean
 	@$(MAKE) --no-print-directory all ctest OPT='-O1 -g -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
-	@CORIO_ASAN=1 bash spec/run.sh
+	@CORIO_ASAN=1 bash spec/run.sh; rc=$$?; $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
 
 clean:
 	rm -rf $(MODULE) spec/c/bin

@@ -35,7 +35,10 @@ OUT=${BENCH_OUT:-$B/results}
 LOGS=$OUT/logs
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
-CORIO_ENV=(LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;" LUA_CPATH="$ROOT/lua/?.so;;")
+# corio is built into a private snapshot, so rebuilds of the shared tree (e.g. `make asan`)
+# by others during the run cannot change what is measured
+CORIO_DIR=$BUILD/corio
+CORIO_ENV=(LUA_PATH="$CORIO_DIR/lua/?.lua;$CORIO_DIR/lua/?/init.lua;;" LUA_CPATH="$CORIO_DIR/lua/?.so;;")
 
 mkdir -p "$BUILD" "$OUT" "$LOGS"
 RAW=$OUT/raw.txt          # one key=value line per measured run
@@ -106,14 +109,22 @@ build_all() {
        && [ -x "$CARGO_TARGET_DIR/release/echo" ]; then TOKIO_OK=1
   else TOKIO_WHY="cargo build failed: $(grep -m1 -E '^error' "$LOGS/build-tokio.log" || tail -1 "$LOGS/build-tokio.log")"; fi
 
-  log "building corio (make)"
+  log "building corio (make, optimized, into $CORIO_DIR)"
+  rm -rf "$CORIO_DIR"; mkdir -p "$CORIO_DIR/lua" "$CORIO_DIR/examples"
+  [ -d "$ROOT/lua/corio" ] && cp -r "$ROOT/lua/corio" "$CORIO_DIR/lua/"
+  cp "$ROOT"/examples/*.lua "$CORIO_DIR/examples/" 2>/dev/null || true
+  rm -f "$CORIO_DIR/lua/corio/core.so"
   if [ ! -f "$ROOT/Makefile" ]; then CORIO_WHY="no Makefile in repo"
-  elif ! make -C "$ROOT" > "$LOGS/build-corio.log" 2>&1; then
+  elif ! make -C "$ROOT" "MODULE=$CORIO_DIR/lua/corio/core.so" SAN= OPT="-O2 -g" \
+         "$CORIO_DIR/lua/corio/core.so" > "$LOGS/build-corio.log" 2>&1; then
     CORIO_WHY="make failed: $(grep -m1 -iE 'error' "$LOGS/build-corio.log" || tail -1 "$LOGS/build-corio.log")"
-  elif [ ! -f "$ROOT/examples/echo_server.lua" ]; then CORIO_WHY="examples/echo_server.lua missing"
+  elif [ ! -f "$CORIO_DIR/examples/echo_server.lua" ]; then CORIO_WHY="examples/echo_server.lua missing"
   elif ! env "${CORIO_ENV[@]}" lua5.4 -e 'require"corio"' > "$LOGS/corio-require.log" 2>&1; then
     CORIO_WHY="require corio failed: $(head -1 "$LOGS/corio-require.log")"
   else CORIO_OK=1; fi
+  if [ $CORIO_OK = 1 ] && ldd "$CORIO_DIR/lua/corio/core.so" 2>/dev/null | grep -q -e libasan -e libubsan; then
+    log "warning: corio core.so links a sanitizer runtime"
+  fi
 }
 
 # ------------------------------------------------------------------ servers
@@ -127,9 +138,9 @@ unavailable() {
   local name=$1 kind=$2
   case $name in
     corio-*) [ $CORIO_OK = 1 ] || { echo "$CORIO_WHY"; return; }
-             local ex=$ROOT/examples/${kind}_server.lua
-             [ "$kind" = echo ] || ex=$ROOT/examples/http_server.lua
-             [ -f "$ex" ] || echo "${ex#$ROOT/} missing" ;;
+             local ex=examples/echo_server.lua
+             [ "$kind" = echo ] || ex=examples/http_server.lua
+             [ -f "$CORIO_DIR/$ex" ] || echo "$ex missing" ;;
     c-uring) [ $CURING_OK = 1 ] || echo "$CURING_WHY" ;;
     c-epoll) [ -x "$BUILD/epoll_echo" ] || echo "build failed" ;;
     tokio)   [ $TOKIO_OK = 1 ] || echo "$TOKIO_WHY" ;;
@@ -147,7 +158,7 @@ start_server() {
   case $name in
     corio-uring|corio-epoll)
       local be=io_uring; [ "$name" = corio-epoll ] && be=epoll
-      local ex=examples/echo_server.lua; [ "$kind" = http ] && ex=examples/http_server.lua
+      local ex=$CORIO_DIR/examples/echo_server.lua; [ "$kind" = http ] && ex=$CORIO_DIR/examples/http_server.lua
       cmd=(env CORIO_BACKEND=$be "${CORIO_ENV[@]}" lua5.4 "$ex" 127.0.0.1 "$port") ;;
     c-uring) cmd=("$BUILD/uring_echo" 127.0.0.1 "$port") ;;
     c-epoll) cmd=("$BUILD/epoll_echo" 127.0.0.1 "$port") ;;
@@ -259,7 +270,7 @@ run_kind() {
     why=$(unavailable "$name" "$kind")
     if [ -n "$why" ]; then DEAD[$name:$kind]=$why; na "$name:$kind" "$why"; continue; fi
     next_port
-    if ! start_server "$name" "$kind" "$PORT"; then
+    if ! start_server "$name" "$kind" "$PORT" && ! { sleep 2; next_port; start_server "$name" "$kind" "$PORT"; }; then
       why="did not start or listen (log: $(tail -c 200 "$LOGS/server-$name-$kind.log" 2>/dev/null | tr '\n' ' '))"
       DEAD[$name:$kind]=$why; na "$name:$kind" "$why"; continue
     fi

@@ -1,0 +1,78 @@
+-- spec/host_spec.lua: host-driven mode: corio.step, corio.pollfd,
+-- corio.next_timeout, corio.backend, and the C host in examples/embed.
+local corio = require "corio"
+local S = require "spec.support"
+
+describe("host-driven mode", function()
+  it("spawn outside run queues the task; step runs it and returns live tasks", function()
+    local ran = false
+    local t = corio.spawn(function() ran = true; corio.sleep(0.02); return "r" end)
+    assert.is_false(ran)
+    assert.equal(1, corio.step())
+    assert.is_true(ran)
+    local deadline = corio.now() + 2
+    while corio.step(0.05) > 0 and corio.now() < deadline do end
+    assert.equal("done", t:status())
+    assert.equal("r", t:join())
+  end)
+
+  it("step(timeout) waits at most the timeout", function()
+    local t0 = corio.now()
+    assert.equal(0, corio.step(0.03))
+    local dt = corio.now() - t0
+    assert.is_true(dt >= 0.025 and dt < 1, dt)
+  end)
+
+  it("step waits for I/O and timers once", function()
+    local t = corio.spawn(function() corio.sleep(0.01) end)
+    corio.step()
+    local t0 = corio.now()
+    repeat corio.step(1) until t:status() == "done" or corio.now() - t0 > 2
+    local dt = corio.now() - t0   -- woken by the timer, not after 1 s
+    assert.is_true(dt < 0.5 and dt > 0.005, dt)
+    assert.equal("done", t:status())
+  end)
+
+  it("next_timeout tells how long the host may sleep", function()
+    assert.is_nil(corio.next_timeout())
+    local t = corio.spawn(function() corio.sleep(0.05) end)
+    assert.equal(0, corio.next_timeout())   -- ready to run
+    corio.step()
+    local nt = corio.next_timeout()
+    assert.is_true(nt > 0 and nt <= 0.051, tostring(nt))
+    t:cancel()
+    corio.step()
+    assert.equal("cancelled", t:status())
+  end)
+
+  it("pollfd is an fd that polls readable when I/O completes", function()
+    local fd = corio.pollfd()
+    assert.is_true(math.type(fd) == "integer" and fd >= 0)
+    assert.equal(fd, corio.pollfd())
+  end)
+
+  it("step cannot be called from a task", function()
+    S.run(function()
+      assert.has_error(function() corio.step() end)
+    end)
+    assert.has_error(function() corio.step("x") end)
+  end)
+
+  it("backend names the backend in use", function()
+    local b = corio.backend()
+    assert.is_true(b == "io_uring" or b == "epoll")
+    if os.getenv("CORIO_BACKEND") and os.getenv("CORIO_BACKEND") ~= "" then
+      assert.equal(os.getenv("CORIO_BACKEND"), b)
+    end
+  end)
+
+  it("a C host drives tasks from its own poll() loop", function()
+    local ok, out = S.sh("mkdir -p spec/c/bin && gcc -Wall -Wextra -Werror -Icsrc -I/usr/include/lua5.4 "
+      .. "examples/embed/host.c -llua5.4 -o spec/c/bin/embed_host")
+    assert.is_true(ok, out)
+    local ok2, out2 = S.sh(S.env .. " spec/c/bin/embed_host examples/embed/tasks.lua")
+    assert.is_true(ok2, out2)
+    assert.matches("result: hello 1,hello 2,hello 3", out2)
+  end)
+
+end)
