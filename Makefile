@@ -14,15 +14,30 @@ HEADERS  := $(wildcard csrc/core/*.h csrc/bind/*.h csrc/*.h)
 MODULE    = lua/corio/core.so
 CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
-DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted gcc make pkg-config
+DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make
 DEB_ALL   = $(DEB_PKGS) libc6-dev
 
-.PHONY: all deps test spec ctest demo bench asan valgrind layers clean
+.PHONY: all module deps test spec ctest demo bench asan layers install clean
 
 all: layers $(MODULE)
 
+module: $(MODULE)
+
+# luarocks passes where liburing lives (external dependency LIBURING)
+LIBURING_INC ?= /usr/include
+LIBURING_LIB ?= /usr/lib
+
 $(MODULE): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
-	$(CC) $(CFLAGS) -I$(LUA_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -I$(LUA_INC) -I$(LIBURING_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
+	  $(LDFLAGS) -L$(LIBURING_LIB) $(LDLIBS)
+
+# Used by the rockspec: luarocks sets INST_LIBDIR and INST_LUADIR.
+INST_LIBDIR ?= /usr/local/lib/lua/5.4
+INST_LUADIR ?= /usr/local/share/lua/5.4
+install: $(MODULE)
+	install -d $(INST_LIBDIR)/corio $(INST_LUADIR)/corio
+	install -m 644 $(MODULE) $(INST_LIBDIR)/corio/core.so
+	install -m 644 lua/corio/*.lua $(INST_LUADIR)/corio/
 
 # The core must not know Lua: only csrc/bind may include lua.h.
 layers:
