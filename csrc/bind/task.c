@@ -71,10 +71,46 @@ void l_task_interrupt(l_task *t)
 /* ---- the coroutine's entry: runs fn under a yieldable pcall so that
  * <close> variables and handlers run (and may suspend) on errors ---- */
 
+/* Push the aux record of the task at idx, creating it if create is set;
+ * returns 0 (pushing nothing) when there is none. Tracebacks and exit
+ * hooks live there, not in every task: most tasks never need them. */
+static int aux_record(lua_State *L, int idx, int create)
+{
+    idx = lua_absindex(L, idx);
+    l_task *t = lua_touserdata(L, idx);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->rt->aux);
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE || !create) {
+        lua_remove(L, -2);
+        if (lua_istable(L, -1))
+            return 1;
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+    return 1;
+}
+
+int l_task_aux(lua_State *L, int idx, const char *key)
+{
+    if (!aux_record(L, idx, 0)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    int t = lua_getfield(L, -1, key);
+    lua_remove(L, -2);
+    return t;
+}
+
 /* Message handler: keep the traceback beside the task, the error as is. */
 static int entry_msgh(lua_State *L)
 {
-    l_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+    l_runtime *rt = l_rt(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
     int cancelled = lua_rawequal(L, 1, -1);
     lua_pop(L, 1);
@@ -84,8 +120,9 @@ static int entry_msgh(lua_State *L)
                                                      : luaL_tolstring(L, 1, NULL);
     luaL_traceback(L, L, msg, 1);
     l_task_push(L, rt->current);
-    lua_insert(L, -2);
-    lua_setiuservalue(L, -2, 2);
+    aux_record(L, -1, 1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "tb");
     lua_settop(L, 1);
     return 1;
 }
@@ -100,11 +137,12 @@ static int entry_k(lua_State *L, int status, lua_KContext ctx)
     return lua_gettop(L);
 }
 
+/* The coroutine body of every task (one shared closure: upvalue 1 the
+ * runtime, 2 the message handler). */
 static int entry(lua_State *L)
 {
     int nargs = lua_gettop(L) - 1;
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, entry_msgh, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
     lua_insert(L, 1);
     return entry_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, entry_k), 0);
 }
@@ -112,14 +150,13 @@ static int entry(lua_State *L)
 l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 {
     l_runtime *rt = l_rt(L);
-    l_task *t = lua_newuserdatauv(L, sizeof *t, 3);
+    l_task *t = lua_newuserdatauv(L, sizeof *t, 1);
     memset(t, 0, sizeof *t);
     t->ref = LUA_NOREF;
     luaL_setmetatable(L, TASK_MT);
     lua_State *co = lua_newthread(L);
     lua_setiuservalue(L, -2, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, entry, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->entry);
     for (int i = 0; i <= nargs; i++)
         lua_pushvalue(L, fnidx + i);
     lua_xmove(L, co, nargs + 2);
@@ -140,7 +177,7 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 static void run_exit_hooks(lua_State *L, l_task *t)
 {
     l_task_push(L, t);
-    if (lua_getiuservalue(L, -1, 3) != LUA_TTABLE) {
+    if (l_task_aux(L, -1, "hooks") != LUA_TTABLE) {
         lua_pop(L, 2);
         return;
     }
@@ -469,7 +506,7 @@ static int l_task_tostring(lua_State *L)
 static int l_task_traceback(lua_State *L)
 {
     check_task(L, 1);
-    lua_getiuservalue(L, 1, 2);
+    l_task_aux(L, 1, "tb");
     return 1;
 }
 
@@ -585,11 +622,12 @@ static int l_on_exit(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (lua_getiuservalue(L, 1, 3) != LUA_TTABLE) {
+    aux_record(L, 1, 1);
+    if (lua_getfield(L, -1, "hooks") != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
         lua_pushvalue(L, -1);
-        lua_setiuservalue(L, 1, 3);
+        lua_setfield(L, -3, "hooks");
     }
     lua_pushvalue(L, 2);
     lua_rawseti(L, -2, luaL_len(L, -2) + 1);
@@ -616,6 +654,21 @@ static const luaL_Reg deadline_methods[] = {
     {"__gc", l_deadline_close},  {"__tostring", l_deadline_tostring},
     {NULL, NULL},
 };
+
+void l_task_init_runtime(lua_State *L, l_runtime *rt)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    rt->aux = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1);                 /* the runtime userdata */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, entry_msgh, 1);
+    lua_pushcclosure(L, entry, 2);
+    rt->entry = luaL_ref(L, LUA_REGISTRYINDEX);
+}
 
 void l_task_open(lua_State *L)
 {

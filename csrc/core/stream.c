@@ -13,7 +13,7 @@ static corio_backend *be(corio_stream *s) { return s->loop->be; }
 static void maybe_free(corio_stream *s)
 {
     if (!(s->flags & CORIO_SF_CLOSED) || corio_op_busy(&s->recv) ||
-        corio_op_busy(&s->send) || corio_op_busy(&s->conn))
+        corio_op_busy(&s->send))
         return;
     corio_loop_del_handle(&s->h);
     s->h.release(&s->h);
@@ -26,7 +26,7 @@ static void release(corio_handle *h)
     if (s->fd >= 0)
         close(s->fd);
     corio_buf_free(&s->rbuf);
-    free(s->wiov_heap);
+    free(s->heap);
     free(s);
 }
 
@@ -113,11 +113,17 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
     maybe_free(s);
 }
 
+/* CONNECT callback: the op becomes the stream's SEND op again. */
 static void conn_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_stream *s = op->owner;
     (void)data, (void)flags;
     s->conn_res = res;
+    s->flags &= ~CORIO_SF_WCANCEL;
+    op->kind = CORIO_OP_SEND;
+    op->cb = send_cb;
+    free(s->heap);
+    s->heap = NULL;
     wake(&s->writer);
     maybe_free(s);
 }
@@ -140,7 +146,6 @@ int corio_stream_open(corio_loop *l, int fd, corio_stream **out)
     s->h.release = release;
     init_op(&s->recv, s, CORIO_OP_RECV, recv_cb);
     init_op(&s->send, s, CORIO_OP_SEND, send_cb);
-    init_op(&s->conn, s, CORIO_OP_CONNECT, conn_cb);
     corio_loop_add_handle(l, &s->h);
     *out = s;
     return 0;
@@ -158,12 +163,18 @@ int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len
         return rc;
     }
     corio_stream *s = *out;
-    memcpy(&s->peer, sa, len);
-    s->conn.u.connect.addr = (struct sockaddr *)&s->peer;
-    s->conn.u.connect.len = len;
+    if (!(s->heap = malloc(len))) {
+        s->conn_res = -ENOMEM;
+        return 0;
+    }
+    memcpy(s->heap, sa, len);
+    s->send.kind = CORIO_OP_CONNECT;
+    s->send.cb = conn_cb;
+    s->send.u.connect.addr = s->heap;
+    s->send.u.connect.len = len;
     s->conn_res = 1;
     s->writer = w;
-    rc = be(s)->vt->submit(be(s), &s->conn);
+    rc = be(s)->vt->submit(be(s), &s->send);
     if (rc < 0)
         s->conn_res = rc, s->writer = NULL;
     return 0;
@@ -184,10 +195,10 @@ int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_
 {
     if (corio_op_busy(&s->send))
         return -EBUSY;
-    free(s->wiov_heap);
-    s->wiov_heap = NULL;
+    free(s->heap);
+    s->heap = NULL;
     s->wiov = s->wiov_small;
-    if (cnt > CORIO_STREAM_IOV && !(s->wiov = s->wiov_heap = malloc(sizeof *iov * (size_t)cnt)))
+    if (cnt > CORIO_STREAM_IOV && !(s->wiov = s->heap = malloc(sizeof *iov * (size_t)cnt)))
         return -ENOMEM;
     memcpy(s->wiov, iov, sizeof *iov * (size_t)cnt);
     s->wiovcnt = cnt;
@@ -204,8 +215,6 @@ void corio_stream_cancel_write(corio_stream *s)
         s->flags |= CORIO_SF_WCANCEL;
         be(s)->vt->cancel(be(s), &s->send);
     }
-    if (corio_op_busy(&s->conn))
-        be(s)->vt->cancel(be(s), &s->conn);
 }
 
 int corio_stream_shutdown(corio_stream *s)

@@ -30,7 +30,9 @@ enum {
     CORIO_SF_WCANCEL = 8,   /* the current write was cancelled: no resubmit */
 };
 
-#define CORIO_STREAM_IOV 8
+/* iovecs kept inline (most writes are one or two strings); more go to the
+ * heap. Small on purpose: an idle connection should cost little. */
+#define CORIO_STREAM_IOV 2
 
 typedef struct corio_stream {
     corio_handle h;            /* first: registered with the loop */
@@ -41,13 +43,13 @@ typedef struct corio_stream {
     int werr;                  /* -errno of the last failed send */
     int conn_res;              /* connect result: 1 pending, 0 ok, -errno */
     corio_buf rbuf;
-    corio_op recv, send, conn;
+    corio_op recv;
+    corio_op send;             /* also the CONNECT op while connecting */
     corio_waiter *reader, *writer;
     struct iovec *wiov;        /* unsent part of the current write */
     int wiovcnt;
     struct iovec wiov_small[CORIO_STREAM_IOV];
-    struct iovec *wiov_heap;
-    struct sockaddr_storage peer;
+    void *heap;                /* big iovec array, or the connect address */
 } corio_stream;
 
 typedef struct corio_listener {
