@@ -111,7 +111,7 @@ build_all() {
 
   log "building corio (make, optimized, into $CORIO_DIR)"
   rm -rf "$CORIO_DIR"; mkdir -p "$CORIO_DIR/lua" "$CORIO_DIR/examples"
-  [ -d "$ROOT/lua/corio" ] && cp -r "$ROOT/lua/corio" "$CORIO_DIR/lua/"
+  cp -r "$ROOT/lua/corio" "$CORIO_DIR/lua/" 2>/dev/null || true
   cp "$ROOT"/examples/*.lua "$CORIO_DIR/examples/" 2>/dev/null || true
   rm -f "$CORIO_DIR/lua/corio/core.so"
   if [ ! -f "$ROOT/Makefile" ]; then CORIO_WHY="no Makefile in repo"
@@ -227,8 +227,23 @@ smoke() {
   return 0
 }
 
-# one measured run: appends a line to $RAW
+# one measured run: appends a line to $RAW.  A run during which other processes took
+# more than RETRY_FOREIGN % of the server core is repeated once (at most RETRY_BUDGET
+# times per suite); the report still shows the other-load figure of every kept run.
+RETRY_FOREIGN=${RETRY_FOREIGN:-25}
+RETRY_BUDGET=${RETRY_BUDGET:-12}
 measure() {
+  measure_once "$@" || return 1
+  if [ "$RETRY_BUDGET" -gt 0 ] && awk -v f="$LAST_FOREIGN" -v m="$RETRY_FOREIGN" 'BEGIN{ exit !(f > m) }'; then
+    RETRY_BUDGET=$(( RETRY_BUDGET - 1 ))
+    log "  (other load ${LAST_FOREIGN}% on the server core: run repeated)"
+    sed -i '$d' "$RAW"
+    measure_once "$@" || return 1
+  fi
+  return 0
+}
+LAST_FOREIGN=0
+measure_once() {
   local name=$1 kind=$2 scen=$3 conns=$4 depth=$5 port=$6 round=$7 out rc=0
   local c0 c1 b0 b1 t0 t1
   c0=$(cpu_ticks "$SPID"); b0=$(core_busy "$SERVER_CPU"); t0=$(core_total "$SERVER_CPU")
@@ -242,7 +257,7 @@ measure() {
   c1=$(cpu_ticks "$SPID"); b1=$(core_busy "$SERVER_CPU"); t1=$(core_total "$SERVER_CPU")
   # share of the server core used by anything but the server (other load, softirqs)
   local foreign; foreign=$(awk -v b=$(( b1 - b0 )) -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ f = t > 0 ? (b - s) * 100 / t : 0; if (f < 0) f = 0; printf "%.1f", f }')
-  local util; util=$(awk -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ printf "%.1f", t > 0 ? s * 100 / t : 0 }')
+  local util; util=$(awk -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ printf "%.1f", (t > 0 ? s * 100 / t : 0) }')
   out=$(printf '%s' "$out" | tail -1)
   local all; all=$(printf '%s' "$out" | sed -n 's/.*all_requests=\([0-9]*\).*/\1/p')
   local cpu_us=0
@@ -250,6 +265,7 @@ measure() {
     cpu_us=$(awk -v d=$(( c1 - c0 )) -v t="$CLK_TCK" -v n="$all" 'BEGIN{printf "%.3f", d*1e6/t/n}')
   fi
   local alive=1; kill -0 "$SPID" 2>/dev/null || alive=0
+  LAST_FOREIGN=$foreign
   echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us foreign_pct=$foreign server_util_pct=$util $out" >> "$RAW"
   log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req foreign=${foreign}% rc=$rc"
   [ $alive = 1 ]

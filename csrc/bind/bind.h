@@ -76,6 +76,8 @@ struct l_runtime {
     int running;
     int on_error;             /* registry ref of the handler or LUA_NOREF */
     int cancel_err;           /* registry ref of the cancellation error */
+    int entry;                /* registry ref of the shared task entry closure */
+    int aux;                  /* registry ref of task -> {tb=, hooks=} (weak keys) */
     int closed;
 };
 
@@ -97,6 +99,9 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
 void l_task_open(lua_State *L);
 l_task *l_task_new(lua_State *L, int fnidx, int nargs);  /* pushes it */
 int l_task_results(lua_State *L, l_task *t);      /* push results or raise */
+void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux table */
+/* Push field `key` of the aux record of the task at index idx (or nil). */
+int l_task_aux(lua_State *L, int idx, const char *key);
 void l_task_run(corio_loop *l, corio_task *q, void *ud);
 void l_task_wake(l_task *t);
 void l_task_interrupt(l_task *t);
@@ -120,5 +125,6 @@ extern const luaL_Reg l_listener_funcs[];
 
 /* poll.c */
 extern const luaL_Reg l_poll_funcs[];
+extern const luaL_Reg l_signal_funcs[];    /* signal.c */
 
 #endif

@@ -46,7 +46,7 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
     l_task_push(L, t);                                    /* top+1 */
     lua_pushvalue(t->co, -1);
     lua_xmove(t->co, L, 1);                               /* top+2: error */
-    if (lua_getiuservalue(L, top + 1, 2) != LUA_TSTRING) { /* top+3: traceback */
+    if (l_task_aux(L, top + 1, "tb") != LUA_TSTRING) {      /* top+3: traceback */
         lua_pop(L, 1);
         luaL_tolstring(L, top + 2, NULL);
     }
@@ -113,7 +113,7 @@ static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
 static int raise_main(lua_State *L, l_task *t, int task_idx)
 {
     if (t->status == ST_FAILED && lua_isstring(t->co, -1) &&
-        lua_getiuservalue(L, task_idx, 2) == LUA_TSTRING)
+        l_task_aux(L, task_idx, "tb") == LUA_TSTRING)
         return lua_error(L);
     return l_task_results(L, t);
 }
@@ -278,6 +278,7 @@ static l_runtime *new_runtime(lua_State *L)
     rt->loop.run = l_task_run;
     rt->loop.run_ud = rt;
     rt->cancel_err = new_cancel_error(L);
+    l_task_init_runtime(L, rt);
     return rt;
 }
 
@@ -296,7 +297,7 @@ int luaopen_corio_core(lua_State *L)
     l_listener_open(L);
     lua_newtable(L);
     const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs,
-                              l_listener_funcs, l_poll_funcs};
+                              l_listener_funcs, l_poll_funcs, l_signal_funcs};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         lua_pushvalue(L, -2);
         luaL_setfuncs(L, sets[i], 1);

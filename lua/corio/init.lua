@@ -40,4 +40,8 @@ function corio.timeout(seconds, fn, ...)
   return finish_timeout(d, pcall(fn, ...))
 end
 
+for _, m in ipairs({ "group", "channel", "oneshot", "broadcast", "watch", "sync", "select", "signal" }) do
+  require("corio." .. m).install(corio)
+end
+
 return corio

@@ -116,6 +116,45 @@ function M.select(...)
   return ready_or_wait(cases, n, try_from(cases, 1, n))
 end
 
+-- ---- task:join_case() ----
+
+local finished = { done = true, failed = true, cancelled = true }
+local joinqs = setmetatable({}, { __mode = "k" })   -- task -> waitq of join cases
+
+local JoinCase = M.kind("task:join_case")
+
+-- A finished task: true, ok, results... (ok false with its error).
+function JoinCase:try()
+  local t = self.task
+  if finished[t:status()] then return true, pcall(t.join, t) end
+  return false
+end
+
+-- The first join case on a task installs one exit hook that wakes every
+-- case queued on it at that time. A task waited on this way counts as
+-- observed: its failure is not reported as an unjoined error.
+function JoinCase:enlist(node)
+  local t = self.task
+  local q = joinqs[t]
+  if not q then
+    q = waitq.new()
+    joinqs[t] = q
+    core.supervise(t, true)
+    core.on_exit(t, function(task)
+      joinqs[task] = nil
+      local r = table.pack(pcall(task.join, task))
+      waitq.wake_all(q, table.unpack(r, 1, r.n))
+    end)
+  end
+  waitq.push(q, node)
+end
+
+-- task:join_case(): in corio.select, yields ok, results... (or false,
+-- err) once the task finished, like group:next.
+function core.Task.join_case(task)
+  return setmetatable({ task = task }, JoinCase)
+end
+
 function M.install(corio)
   corio.select = M.select
   corio.after = M.after

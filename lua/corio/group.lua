@@ -1,0 +1,156 @@
+-- corio.group: structured concurrency. A group owns the tasks spawned
+-- through it; leaving the group's scope (<close>) cancels and waits for
+-- every child still running, so no child outlives its group.
+local core = require "corio.core"
+local waitq = require "corio.waitq"
+
+local spawn, supervise, on_exit = core.spawn, core.supervise, core.on_exit
+local is_deadline, is_cancelled, current = core.is_deadline, core.is_cancelled, core.current
+
+local Group = {}
+Group.__index = Group
+Group.__name = "corio.Group"
+
+-- corio.group(): an empty group.
+local function new()
+  return setmetatable({
+    running = {}, nrunning = 0,        -- children still running
+    done = {}, dhead = 1, dtail = 0,   -- finished, not yet collected
+    q = waitq.new(), closed = false,
+  }, Group)
+end
+
+-- A child finished (called by the scheduler): hand it to a task waiting
+-- in next/wait, or keep it for the next one.
+local function child_exit(g, t)
+  g.running[t] = nil
+  g.nrunning = g.nrunning - 1
+  if waitq.wake_first(g.q, t) then return end
+  g.dtail = g.dtail + 1
+  g.done[g.dtail] = t
+end
+
+-- g:spawn(fn, ...): start fn(...) as a child; returns its task.
+function Group:spawn(fn, ...)
+  if self.closed then error("group:spawn: group is closed", 2) end
+  if type(fn) ~= "function" then
+    error("group:spawn: bad argument #1 (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local t = spawn(fn, ...)
+  supervise(t, true)
+  self.running[t] = true
+  self.nrunning = self.nrunning + 1
+  on_exit(t, function(task) child_exit(self, task) end)
+  return t
+end
+
+-- The next finished child (waiting for one), or nil when none is left.
+local function next_done(g, fname)
+  local h = g.dhead
+  if h <= g.dtail then
+    local t = g.done[h]
+    g.done[h] = nil
+    g.dhead = h + 1
+    return t
+  end
+  if g.nrunning == 0 then return nil end
+  return (waitq.park(g.q, fname))
+end
+
+-- g:next(): wait for the next child to finish; returns task, ok, ...
+-- (its results, or false and its error), or nil when the group is empty.
+function Group:next()
+  local t = next_done(self, "group:next")
+  if not t then return nil end
+  return t, pcall(t.join, t)
+end
+
+-- g:cancel(): cancel every running child; returns how many.
+function Group:cancel()
+  local list = {}
+  for t in pairs(self.running) do list[#list + 1] = t end
+  local n = 0
+  for _, t in ipairs(list) do
+    if t:cancel() then n = n + 1 end
+  end
+  return n
+end
+
+-- The error of a finished child, or nil if it did not fail.
+local function failure(t)
+  if t:status() ~= "failed" then return nil end
+  local _, err = pcall(t.join, t)
+  return err
+end
+
+-- Collect every child, waiting whatever happens to the waiting task:
+-- cancels and timeouts are remembered, not raised. A fired deadline
+-- stays fired (every suspension raises it again), so then only yield to
+-- let the cancelled children unwind. A caught cancel is re-armed (raised
+-- at the task's next suspension) unless `raising` is one already.
+-- Returns the first failure among the children collected.
+local function drain(g, fname, raising)
+  local failed, cancelled
+  while #g > 0 do
+    local ok, t = pcall(next_done, g, fname)
+    if ok then
+      if failed == nil then failed = failure(t) end
+    elseif is_deadline(t) then
+      coroutine.yield()
+    elseif is_cancelled(t) then
+      cancelled = true
+    else
+      error(t, 0)   -- misuse (not in a task, not yieldable): cannot wait
+    end
+  end
+  if cancelled and not is_cancelled(raising) then current():cancel() end
+  return failed
+end
+
+-- g:wait(): wait for every child. When one fails, cancel the others,
+-- wait for them and raise the first error. If the waiting task is
+-- cancelled or times out, the children are cancelled and waited for too.
+function Group:wait()
+  local err
+  while true do
+    local ok, t = pcall(next_done, self, "group:wait")
+    if not ok then
+      self:cancel()
+      drain(self, "group:wait", t)
+      error(t, 0)
+    end
+    if not t then break end
+    if err == nil then
+      err = failure(t)
+      if err ~= nil then self:cancel() end
+    end
+  end
+  if err ~= nil then error(err, 0) end
+end
+
+-- g:close([err]): cancel every running child and wait for all of them
+-- (also __close, err being the error leaving the scope). Without such an
+-- error, raises the first error of a child nobody collected.
+function Group:close(err)
+  if self.closed then return end
+  self.closed = true
+  self:cancel()
+  local failed = drain(self, "group:close", err)
+  if err == nil and failed ~= nil then error(failed, 0) end
+end
+Group.__close = Group.close
+
+-- #g: children not yet collected (running or finished).
+function Group:__len()
+  return self.nrunning + self.dtail - self.dhead + 1
+end
+
+-- g:waiting(): tasks parked in next/wait.
+function Group:waiting()
+  return self.q.n
+end
+
+return {
+  new = new,
+  install = function(corio) corio.group = new end,
+}
