@@ -252,6 +252,14 @@ describe("cancellation", function()
     end)
   end)
 
+  it("a task cancelled before it starts can be dropped at once (regression)", function()
+    S.run(function()
+      for _ = 1, 100 do corio.spawn(function() end):cancel() end
+      collectgarbage(); collectgarbage()
+      corio.yield()
+    end)
+  end)
+
   it("cancelling a finished task has no effect", function()
     S.run(function()
       local t = corio.spawn(function() return 1 end)

@@ -105,7 +105,7 @@ int l_task_aux(lua_State *L, int idx, const char *key);
 void l_task_run(corio_loop *l, corio_task *q, void *ud);
 void l_task_wake(l_task *t);
 void l_task_interrupt(l_task *t);
-int l_task_cancel(lua_State *L, l_task *t);
+int l_task_cancel(l_task *t);
 void l_task_push(lua_State *L, l_task *t);
 l_task *l_task_current(lua_State *L, const char *fname);  /* raises outside a task */
 l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending cancel raised */

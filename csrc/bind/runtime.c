@@ -73,15 +73,15 @@ static int deadlocked(l_runtime *rt)
     return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
 }
 
-static void cancel_all(lua_State *L, l_runtime *rt)
+static void cancel_all(l_runtime *rt)
 {
     for (l_task *t = rt->live.next; t != &rt->live; t = t->next)
-        l_task_cancel(L, t);
+        l_task_cancel(t);
 }
 
 /* Run until every task has finished. Returns 0, -errno from the backend,
  * or 1 when a deadlock had to be broken by cancelling every task. */
-static int drive(lua_State *L, l_runtime *rt)
+static int drive(l_runtime *rt)
 {
     int deadlock = 0;
     while (rt->nlive) {
@@ -91,7 +91,7 @@ static int drive(lua_State *L, l_runtime *rt)
         if (deadlocked(rt)) {
             if (++deadlock > 3)
                 return 1;
-            cancel_all(L, rt);
+            cancel_all(rt);
             continue;
         }
         int rc = corio_loop_poll(&rt->loop, -1);
@@ -127,7 +127,7 @@ static int l_run(lua_State *L)
     l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);
     int idx = lua_gettop(L);
     t->is_main = 1;
-    int rc = drive(L, rt);
+    int rc = drive(rt);
     rt->running = 0;
     rt->from = NULL;
     if (rc == 1)

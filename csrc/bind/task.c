@@ -242,8 +242,10 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
     l_task *t = container_of(q, l_task, q);
     l_runtime *rt = ud;
     (void)l;
-    if (t->status >= ST_DONE)
+    if (t->status >= ST_DONE) {   /* cancelled before it started */
+        retire(rt->from, t, ST_CANCELLED);
         return;
+    }
     t->started = 1;
     t->status = ST_READY;
     t->budget = CORIO_BUDGET;
@@ -468,14 +470,16 @@ static int l_task_join(lua_State *L)
     return l_suspend(L, t, W_JOIN, target, join_interrupt, 0, join_k);
 }
 
-int l_task_cancel(lua_State *L, l_task *t)
+int l_task_cancel(l_task *t)
 {
     if (t->status >= ST_DONE)
         return 0;
     if (!t->started) {
+        /* It never runs. It stays queued (and anchored) until the loop pops
+         * it and retires it: the ready queue must not hold a freed task. */
         lua_settop(t->co, 0);
         t->nres = 0;
-        retire(L, t, ST_CANCELLED);
+        t->status = ST_CANCELLED;
         return 1;
     }
     t->cancel_pending = 1;
@@ -485,7 +489,7 @@ int l_task_cancel(lua_State *L, l_task *t)
 
 static int l_task_cancel_m(lua_State *L)
 {
-    lua_pushboolean(L, l_task_cancel(L, check_task(L, 1)));
+    lua_pushboolean(L, l_task_cancel(check_task(L, 1)));
     return 1;
 }
 
