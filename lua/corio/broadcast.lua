@@ -51,7 +51,7 @@ function Broadcast:send(v)
   local woken, node = 0, waitq.pop(self.q)
   while node do   -- a waiting subscriber had caught up: v is its next value
     if wake(node.task, node.tag, v) then
-      node.r.next = seq + 1
+      node.data.next = seq + 1
       woken = woken + 1
     end
     node = waitq.pop(self.q)
@@ -89,7 +89,7 @@ end
 function Receiver:recv()
   local ok, v, why, count = ready(take(self))
   if ok then return v, why, count end
-  return waitq.park(self.b.q, "broadcast:recv", { r = self })
+  return waitq.park(self.b.q, "broadcast:recv", self)
 end
 
 -- r:try_recv(): like recv, or nil, "empty" when nothing is new.
@@ -106,7 +106,7 @@ function RecvCase:try()
 end
 
 function RecvCase:enlist(node)
-  node.r = self.r
+  node.data = self.r
   waitq.push(self.r.b.q, node)
 end
 

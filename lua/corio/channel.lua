@@ -45,7 +45,7 @@ local function refill(ch)
   while count(ch) < ch.cap do
     local node = wake_first(ch.sendq)
     if not node then return end
-    append(ch, node.value)
+    append(ch, node.data)
   end
 end
 
@@ -64,7 +64,7 @@ end
 local function take(ch)
   if ch.tail >= ch.head then return true, shift(ch) end
   local node = wake_first(ch.sendq)   -- unbuffered: straight from a sender
-  if node then return true, node.value end
+  if node then return true, node.data end
   if ch.closed then return true, nil end
   return false
 end
@@ -90,7 +90,7 @@ end
 function Channel:send(v)
   check_send(self, v, "channel:send")
   if give(self, v) then return true end
-  if park(self.sendq, "channel:send", { value = v }) == CLOSED then
+  if park(self.sendq, "channel:send", v) == CLOSED then
     error("channel:send: channel is closed", 2)
   end
   return true
@@ -179,7 +179,7 @@ function SendCase:try()
 end
 
 function SendCase:enlist(node)
-  node.value = self.value
+  node.data = self.value
   push(self.ch.sendq, node)
 end
 

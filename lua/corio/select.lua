@@ -63,7 +63,7 @@ local function enlist(cases, n, task)
     if c.at then
       if not at or c.at < at then at, at_i = c.at, i end
     else
-      local node = { task = task, tag = i }
+      local node = waitq.node(task, i)
       nodes[i] = node
       c:enlist(node)
     end

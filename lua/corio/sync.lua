@@ -45,10 +45,10 @@ end
 function serve(s)
   local q = s.q
   local node = q.head
-  while node and node.k <= s.avail do
+  while node and node.data <= s.avail do
     waitq.remove(node)
-    local p = permit(s, node.k)
-    if not wake(node.task, node.tag, p) then p.released, s.avail = true, s.avail + node.k end
+    local p = permit(s, node.data)
+    if not wake(node.task, node.tag, p) then p.released, s.avail = true, s.avail + node.data end
     node = q.head
   end
 end
@@ -86,7 +86,7 @@ function Semaphore:acquire(k)
   k = check_k(self, k, "semaphore:acquire")
   local p = try_take(self, k)
   if p then return p end
-  return (waitq.park(self.q, "semaphore:acquire", { k = k }))
+  return (waitq.park(self.q, "semaphore:acquire", k))
 end
 
 -- s:try_acquire([k]): a permit, or nil when it would have to wait.
@@ -113,7 +113,7 @@ function AcquireCase:try()
 end
 
 function AcquireCase:enlist(node)
-  node.k = self.k
+  node.data = self.k
   waitq.push(self.s.q, node)
 end
 
@@ -139,7 +139,7 @@ end
 function Mutex:lock()
   local g = try_take(self.s, 1)
   if g then return g end
-  return (waitq.park(self.s.q, "mutex:lock", { k = 1 }))
+  return (waitq.park(self.s.q, "mutex:lock", 1))
 end
 
 -- m:try_lock(): a guard, or nil when locked.

@@ -1,8 +1,9 @@
 -- corio.waitq: FIFO queues of parked tasks, the one mechanism under
 -- channels, semaphores, mutexes, notify, groups, signals and select.
 --
--- A waiter is a node { task = t, tag = i }: tag is 1 for a plain wait and
--- the case index inside corio.select. Whoever completes a wait pops the
+-- A waiter is a node { task = t, tag = i, data = d }: tag is 1 for a
+-- plain wait and the case index inside corio.select; data is what the
+-- waiter brings (a value to send, a permit count...). Whoever completes a wait pops the
 -- node and calls core.wake(node.task, node.tag, values...): a true result
 -- commits the hand-over (the task will get the values even if cancelled
 -- afterwards); false means the task is gone (woken by another select case,
@@ -23,9 +24,15 @@ function waitq.new(on_cancel)
   return { n = 0, head = nil, tail = nil, on_cancel = on_cancel }
 end
 
+-- A new node, built with all its fields at once (no rehash as they are
+-- set later: this is on the hot path of every wait).
+function waitq.node(task, tag, data)
+  return { task = task, tag = tag, data = data, q = false, prev = false, next = false }
+end
+
 -- Append node at the tail.
 function waitq.push(q, node)
-  node.q, node.prev, node.next = q, q.tail, nil
+  node.q, node.prev, node.next = q, q.tail or false, false
   if q.tail then q.tail.next = node else q.head = node end
   q.tail = node
   q.n = q.n + 1
@@ -37,9 +44,9 @@ function waitq.remove(node)
   local q = node.q
   if not q then return false end
   local p, n = node.prev, node.next
-  if p then p.next = n else q.head = n end
-  if n then n.prev = p else q.tail = p end
-  node.q, node.prev, node.next = nil, nil, nil
+  if p then p.next = n else q.head = n or nil end
+  if n then n.prev = p else q.tail = p or nil end
+  node.q, node.prev, node.next = false, false, false
   q.n = q.n - 1
   live = live - 1
   return true
@@ -103,11 +110,22 @@ end
 
 local function drop_tag(_, ...) return ... end
 
--- waitq.park(q, fname[, node]): park as a plain wait; returns the wake
+-- A task is in at most one plain wait at a time, and its node is out of
+-- every queue once park returns: reuse one node per task (allocating one
+-- per wait costs more than the rest of the wait, in GC).
+local plain = setmetatable({}, { __mode = "k" })   -- task -> its plain-wait node
+
+-- waitq.park(q, fname[, data]): park as a plain wait; returns the wake
 -- values without the tag.
-function waitq.park(q, fname, node)
-  node = node or {}
-  node.task, node.tag = waitq.task(fname), 1
+function waitq.park(q, fname, data)
+  local t = current()
+  local node = plain[t]
+  if not node then
+    node = waitq.node(waitq.task(fname), 1, data)
+    plain[t] = node
+  else
+    node.data = data
+  end
   return drop_tag(waitq.park_tagged(q, node))
 end
 
