@@ -152,8 +152,8 @@ static void conn_fail(struct conn *c, const char *why, int err)
         return;
     conn_errors++;
     if (conn_errors <= 5)
-        fprintf(stderr, "loadgen: connection %u: %s: %s\n", c->id, why,
-                err ? strerror(err) : "closed");
+        fprintf(stderr, "loadgen: connection %u: %s%s%s\n", c->id, why,
+                err ? ": " : "", err ? strerror(err) : "");
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->state = ST_DEAD;
@@ -219,7 +219,7 @@ static void on_readable(struct conn *c)
     for (;;) {
         ssize_t n = read(c->fd, rxbuf, sizeof rxbuf);
         if (n == 0) {
-            conn_fail(c, "read", 0);
+            conn_fail(c, "closed by the server", 0);
             return;
         }
         if (n < 0) {

@@ -89,7 +89,8 @@ local function stats(kind, scen, conns, depth, server)
   local g = groups[table.concat({ kind, scen, tostring(conns), tostring(depth) }, "|")]
   local rows = g and g[server]
   if not rows then return nil end
-  local acc = { rps = {}, p50_us = {}, p99_us = {}, p999_us = {}, cpu_us_per_req = {}, foreign_pct = {}, server_util_pct = {} }
+  local acc = { rps = {}, p50_us = {}, p99_us = {}, p999_us = {}, cpu_us_per_req = {}, foreign_pct = {}, server_util_pct = {},
+                load_foreign_pct = {}, load_util_pct = {} }
   local bad, runs = 0, 0
   for _, r in ipairs(rows) do
     runs = runs + 1
@@ -146,7 +147,7 @@ local function server_table(title, kind, scen, conns, depth, servers, note)
   if note then w(note, "\n") end
   local ref, refname = corio_ref(kind, scen, conns, depth)
   w("| server | req/s (median) | ÷ ", refname and LABEL[refname] or "corio",
-    " | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | server core busy % | other load on that core % | runs |")
+    " | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | busy % server / load core | other load % server / load core | runs |")
   w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for _, s in ipairs(servers) do
     local m = stats(kind, scen, conns, depth, s)
@@ -154,7 +155,8 @@ local function server_table(title, kind, scen, conns, depth, servers, note)
       local flag = m.bad > 0 and (" ⚠ " .. m.bad .. " run(s) with errors") or ""
       w("| ", LABEL[s], " | ", fmt_int(m.rps), " | ", fmt_ratio(ratio(m.rps, ref and ref.rps)),
         " | ", fmt(m.p50_us), " | ", fmt(m.p99_us), " | ", fmt(m.p999_us), " | ",
-        fmt(m.cpu_us_per_req, 2), " | ", fmt(m.server_util_pct, 0), " | ", fmt(m.foreign_pct, 0), " | ", m.n, "/", m.runs, flag, " |")
+        fmt(m.cpu_us_per_req, 2), " | ", fmt(m.server_util_pct, 0), " / ", fmt(m.load_util_pct, 0), " | ",
+        fmt(m.foreign_pct, 0), " / ", fmt(m.load_foreign_pct, 0), " | ", m.n, "/", m.runs, flag, " |")
     else
       local why = na_reason[s .. ":" .. kind] or (m and "no successful run") or "not run"
       w("| ", LABEL[s], " | n/a | n/a | | | | | | | ", why, " |")
@@ -257,7 +259,9 @@ w("")
 w("## Echo, ", params.msg or "64B", " messages\n")
 w("Load: `bench/loadgen` (C, epoll), every echoed byte verified; latency from a log-linear histogram. ",
   "Server CPU = utime+stime of the server process over the whole run (connect + warm-up + measurement) ÷ all requests served. ",
-  "`÷ corio` is this server's req/s divided by corio's.\n")
+  "`÷ corio` is this server's req/s divided by corio's. ",
+  "With one load-generator core, ping-pong is often bounded by the client (load core near 100 % busy): ",
+  "then the fast servers all show about the same req/s and the server CPU µs/req column is the one that separates them.\n")
 for _, c in ipairs(echo_conns) do
   server_table("Ping-pong, " .. c .. " connections (1 message in flight each)", "echo", "pingpong", c, 1, ECHO_SERVERS)
 end
@@ -377,7 +381,8 @@ for _, mb in ipairs(MICRO) do
           w("| ", IMPL_NOTE[impl], impl == "luv" and " (uv timers, no coroutines)" or "", " | ", fmt_int(tonumber(r.n)), " | ",
             fmt(tonumber(r.secs), 2), " | ", fmt(tonumber(r.sleep_s), 1), " | ", fmt(tonumber(r.overhead_s), 2), " | ",
             fmt(tonumber(r.rss_mb)), " | ", fmt_int(tonumber(r.bytes_per_task)), " | ",
-            fmt_ratio(ratio(tonumber(r.rss_mb), cref)), " |")
+            fmt_ratio(ratio(tonumber(r.rss_mb), cref)),
+            (tonumber(r.spawn_s) or 0) >= (tonumber(r.sleep_s) or 0) and " ⚠ spawning outlasted the sleep" or "", " |")
         elseif r then
           w("| ", IMPL_NOTE[impl], " | n/a | | | | | | ", (r.reason or ""):gsub("_", " "), " |")
         end

@@ -105,7 +105,9 @@ build_all() {
 
   log "building tokio peers (cargo, offline, Debian registry)"
   if ! command -v cargo >/dev/null; then TOKIO_WHY="cargo not installed"
-  elif (cd "$B/servers/tokio" && cargo build --release --offline) > "$LOGS/build-tokio.log" 2>&1 \
+  elif { (cd "$B/servers/tokio" && cargo build --release --offline) > "$LOGS/build-tokio.log" 2>&1 ||
+         { rm -f "$B/servers/tokio/Cargo.lock"  # re-resolve against the crates Debian has now
+           (cd "$B/servers/tokio" && cargo build --release --offline) >> "$LOGS/build-tokio.log" 2>&1; }; } \
        && [ -x "$CARGO_TARGET_DIR/release/echo" ]; then TOKIO_OK=1
   else TOKIO_WHY="cargo build failed: $(grep -m1 -E '^error' "$LOGS/build-tokio.log" || tail -1 "$LOGS/build-tokio.log")"; fi
 
@@ -228,7 +230,7 @@ smoke() {
 }
 
 # one measured run: appends a line to $RAW.  A run during which other processes took
-# more than RETRY_FOREIGN % of the server core is repeated once (at most RETRY_BUDGET
+# more than RETRY_FOREIGN % of the server core or of the load core is repeated once (at most RETRY_BUDGET
 # times per suite); the report still shows the other-load figure of every kept run.
 RETRY_FOREIGN=${RETRY_FOREIGN:-25}
 RETRY_BUDGET=${RETRY_BUDGET:-12}
@@ -236,7 +238,7 @@ measure() {
   measure_once "$@" || return 1
   if [ "$RETRY_BUDGET" -gt 0 ] && awk -v f="$LAST_FOREIGN" -v m="$RETRY_FOREIGN" 'BEGIN{ exit !(f > m) }'; then
     RETRY_BUDGET=$(( RETRY_BUDGET - 1 ))
-    log "  (other load ${LAST_FOREIGN}% on the server core: run repeated)"
+    log "  (other load ${LAST_FOREIGN}% on the server or load core: run repeated)"
     sed -i '$d' "$RAW"
     measure_once "$@" || return 1
   fi
@@ -245,19 +247,31 @@ measure() {
 LAST_FOREIGN=0
 measure_once() {
   local name=$1 kind=$2 scen=$3 conns=$4 depth=$5 port=$6 round=$7 out rc=0
-  local c0 c1 b0 b1 t0 t1
-  c0=$(cpu_ticks "$SPID"); b0=$(core_busy "$SERVER_CPU"); t0=$(core_total "$SERVER_CPU")
+  local c0 c1 b0 b1 t0 t1 lb0 lb1 lt0 lt1 tf=$WORK/time.out
+  c0=$(cpu_ticks "$SPID")
+  b0=$(core_busy "$SERVER_CPU"); t0=$(core_total "$SERVER_CPU")
+  lb0=$(core_busy "$LOAD_CPU"); lt0=$(core_total "$LOAD_CPU")
+  # bash's `time` gives the load generator's own user+sys seconds
   if [ "$kind" = echo ]; then
-    out=$(taskset -c "$LOAD_CPU" "$BUILD/loadgen" -p "$port" -c "$conns" -d "$DURATION" -w "$WARMUP" \
-          -s "$MSG_SIZE" -P "$depth" 2>>"$LOGS/loadgen.log") || rc=$?
+    out=$( { TIMEFORMAT='%3U %3S'; time taskset -c "$LOAD_CPU" "$BUILD/loadgen" -p "$port" -c "$conns" \
+          -d "$DURATION" -w "$WARMUP" -s "$MSG_SIZE" -P "$depth" 2>>"$LOGS/loadgen.log"; } 2>"$tf" ) || rc=$?
   else
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s -s "$B/wrk_report.lua" \
-          "http://127.0.0.1:$port/" 2>>"$LOGS/wrk.log" | grep '^mode=http') || rc=$?
+    out=$( { TIMEFORMAT='%3U %3S'; time taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s \
+          -s "$B/wrk_report.lua" "http://127.0.0.1:$port/" 2>>"$LOGS/wrk.log"; } 2>"$tf" ) || rc=$?
+    out=$(printf '%s\n' "$out" | grep '^mode=http' || true)
   fi
-  c1=$(cpu_ticks "$SPID"); b1=$(core_busy "$SERVER_CPU"); t1=$(core_total "$SERVER_CPU")
-  # share of the server core used by anything but the server (other load, softirqs)
-  local foreign; foreign=$(awk -v b=$(( b1 - b0 )) -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ f = t > 0 ? (b - s) * 100 / t : 0; if (f < 0) f = 0; printf "%.1f", f }')
-  local util; util=$(awk -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ printf "%.1f", (t > 0 ? s * 100 / t : 0) }')
+  c1=$(cpu_ticks "$SPID")
+  b1=$(core_busy "$SERVER_CPU"); t1=$(core_total "$SERVER_CPU")
+  lb1=$(core_busy "$LOAD_CPU"); lt1=$(core_total "$LOAD_CPU")
+  local lg_ticks; lg_ticks=$(awk -v t="$CLK_TCK" 'NF >= 2 { printf "%d", ($1 + $2) * t; exit }' "$tf" 2>/dev/null)
+  [ -n "$lg_ticks" ] || lg_ticks=0
+  # share of each core used by anything but the server / the load generator
+  # (other processes, steal): a disturbed run shows up here
+  local foreign lforeign util lutil
+  foreign=$(awk -v b=$(( b1 - b0 )) -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ f = (t > 0 ? (b - s) * 100 / t : 0); if (f < 0) f = 0; printf "%.1f", f }')
+  lforeign=$(awk -v b=$(( lb1 - lb0 )) -v s="$lg_ticks" -v t=$(( lt1 - lt0 )) 'BEGIN{ f = (t > 0 ? (b - s) * 100 / t : 0); if (f < 0) f = 0; printf "%.1f", f }')
+  util=$(awk -v s=$(( c1 - c0 )) -v t=$(( t1 - t0 )) 'BEGIN{ printf "%.1f", (t > 0 ? s * 100 / t : 0) }')
+  lutil=$(awk -v s="$lg_ticks" -v t=$(( lt1 - lt0 )) 'BEGIN{ printf "%.1f", (t > 0 ? s * 100 / t : 0) }')
   out=$(printf '%s' "$out" | tail -1)
   local all; all=$(printf '%s' "$out" | sed -n 's/.*all_requests=\([0-9]*\).*/\1/p')
   local cpu_us=0
@@ -265,9 +279,9 @@ measure_once() {
     cpu_us=$(awk -v d=$(( c1 - c0 )) -v t="$CLK_TCK" -v n="$all" 'BEGIN{printf "%.3f", d*1e6/t/n}')
   fi
   local alive=1; kill -0 "$SPID" 2>/dev/null || alive=0
-  LAST_FOREIGN=$foreign
-  echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us foreign_pct=$foreign server_util_pct=$util $out" >> "$RAW"
-  log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req foreign=${foreign}% rc=$rc"
+  LAST_FOREIGN=$(awk -v a="$foreign" -v b="$lforeign" 'BEGIN{ print (a > b ? a : b) }')
+  echo "kind=$kind scen=$scen conns=$conns depth=$depth server=$name round=$round rc=$rc server_alive=$alive cpu_us_per_req=$cpu_us foreign_pct=$foreign load_foreign_pct=$lforeign server_util_pct=$util load_util_pct=$lutil $out" >> "$RAW"
+  log "  $name $scen c=$conns: $(printf '%s' "$out" | grep -o 'rps=[0-9]*') p99=$(printf '%s' "$out" | grep -o 'p99_us=[0-9.]*' | cut -d= -f2)us cpu=${cpu_us}us/req busy=${util}%/${lutil}% other=${foreign}%/${lforeign}% rc=$rc"
   [ $alive = 1 ]
 }
 

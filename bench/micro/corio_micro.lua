@@ -42,7 +42,7 @@ function benches.spawn()
 end
 
 function benches.sleep()
-  local SLEEP = N >= 500000 and 3.0 or 1.0
+  local SLEEP = N >= 500000 and 6.0 or 1.0
   local base = lib.rss_kb()
   local rss, spawn_secs
   local t0 = lib.now()

@@ -24,7 +24,7 @@ if bench == "spawn" then
   local secs = lib.now() - t0
   res = { n = N, secs = secs, rate = N / secs, unit = "tasks/s" }
 elseif bench == "sleep" then
-  local SLEEP = N >= 500000 and 3.0 or 1.0
+  local SLEEP = N >= 500000 and 6.0 or 1.0
   local cq = cqueues.new()
   local base = lib.rss_kb()
   local t0 = lib.now()

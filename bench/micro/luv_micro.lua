@@ -17,7 +17,7 @@ if bench == "timeout" then
   t:close(); uv.run()
   res = { n = N, secs = secs, rate = N / secs, unit = "timeouts/s" }
 elseif bench == "sleep" then
-  local SLEEP = N >= 500000 and 3.0 or 1.0
+  local SLEEP = N >= 500000 and 6.0 or 1.0
   local base = lib.rss_kb()
   local t0 = lib.now()
   local fired = 0

@@ -84,6 +84,8 @@ struct l_runtime {
 /* runtime.c */
 l_runtime *l_rt(lua_State *L);                     /* upvalue 1 */
 int l_fail(lua_State *L, int err);                 /* nil, message, code */
+/* tostring of the value at idx that never raises (replaces it in place). */
+const char *l_safe_tostring(lua_State *L, int idx);
 void l_report(l_runtime *rt, lua_State *L, l_task *t);
 void l_push_cancel_error(lua_State *L, l_runtime *rt);
 /* Register metatable mt whose methods get the runtime (stack top) as
@@ -109,6 +111,9 @@ int l_task_cancel(l_task *t);
 void l_task_push(lua_State *L, l_task *t);
 l_task *l_task_current(lua_State *L, const char *fname);  /* raises outside a task */
 l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending cancel raised */
+/* Raise a pending cancel or fired deadline. Every path that suspends
+ * again after a wake calls it before registering a new wait. */
+void l_check(lua_State *L, l_task *t);
 int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
               lua_KContext ctx, lua_KFunction k);
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);

@@ -63,6 +63,9 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushliteral(L, "EBADF");
         return 3;
     }
+    if (l->waiter && l->waiter != t)
+        return luaL_error(L, "listener:accept: another task is accepting on this listener");
+    l_check(L, t);   /* a cancel or deadline that came after the wake */
     int fd = corio_listener_take(l->ls, &t->waiter);
     if (fd >= 0) {
         int rc = l_stream_push(L, t->rt, fd);
@@ -70,8 +73,6 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
     }
     if (fd != -EAGAIN)
         return l_fail(L, fd);
-    if (l->waiter && l->waiter != t)
-        return luaL_error(L, "listener:accept: another task is accepting on this listener");
     l->waiter = t;
     return l_suspend(L, t, W_IO, l, accept_interrupt, 0, accept_k);
 }

@@ -40,6 +40,25 @@ void l_push_cancel_error(lua_State *L, l_runtime *rt)
 
 /* Report the error of a task nobody joins: to the on_error handler as
  * (traceback, task, error), else to stderr. Never raises. */
+static int tolstring(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+const char *l_safe_tostring(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, tolstring);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushstring(L, luaL_typename(L, idx));
+    }
+    lua_replace(L, idx);
+    return lua_tostring(L, idx);
+}
+
 void l_report(l_runtime *rt, lua_State *L, l_task *t)
 {
     int top = lua_gettop(L);
@@ -48,7 +67,8 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
     lua_xmove(t->co, L, 1);                               /* top+2: error */
     if (l_task_aux(L, top + 1, "tb") != LUA_TSTRING) {      /* top+3: traceback */
         lua_pop(L, 1);
-        luaL_tolstring(L, top + 2, NULL);
+        lua_pushvalue(L, top + 2);
+        l_safe_tostring(L, -1);
     }
     if (rt->on_error == LUA_NOREF) {
         fprintf(stderr, "corio: error in task: %s\n", lua_tostring(L, top + 3));
@@ -59,7 +79,7 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
         lua_pushvalue(L, top + 2);
         if (lua_pcall(L, 3, 0, 0) != LUA_OK)
             fprintf(stderr, "corio: error in the on_error handler: %s\n",
-                    luaL_tolstring(L, -1, NULL));
+                    l_safe_tostring(L, -1));
     }
     lua_settop(L, top);
 }

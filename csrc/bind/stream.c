@@ -85,6 +85,7 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
     l_task *t = l_task_current(L, fname);
     if (st->reader && st->reader != t)
         return luaL_error(L, "%s: another task is reading this stream", fname);
+    l_check(L, t);   /* a cancel or deadline that came after the wake */
     int rc = corio_stream_want_read(st->s, &t->waiter);
     if (rc < 0)
         return l_fail(L, rc);
@@ -147,6 +148,9 @@ static int read_k(lua_State *L, int status, lua_KContext ctx)
 static int start_read(lua_State *L, const char *fname, lua_KContext ctx, lua_KFunction k)
 {
     l_task *t = l_enter(L, fname);
+    l_stream *st = lua_touserdata(L, 1);
+    if (st->reader && st->reader != t)
+        return luaL_error(L, "%s: another task is reading this stream", fname);
     if (l_budget_spent(t))
         return l_yield(L, t, ctx, k);
     return k(L, LUA_OK, ctx);
@@ -195,6 +199,12 @@ static int l_stream_read_exact(lua_State *L)
     return start_read(L, "stream:read_exact", (lua_KContext)n, read_exact_k);
 }
 
+/* Length of the first len buffered bytes without a trailing "\r". */
+static size_t line_len(corio_stream *s, size_t len)
+{
+    return len && corio_buf_peek(&s->rbuf)[len - 1] == '\r' ? len - 1 : len;
+}
+
 /* Push the line of len bytes (its "\n" at len) without "\r\n". */
 static int take_line(lua_State *L, corio_stream *s, size_t len)
 {
@@ -219,13 +229,14 @@ static int readline_k(lua_State *L, int status, lua_KContext ctx)
     if (!s)
         return closed_fail(L);
     size_t max = (size_t)lua_tointeger(L, 2);
-    long i = corio_buf_find(&s->rbuf, (size_t)ctx, '\n');
+    size_t from = (size_t)ctx < s->rbuf.len ? (size_t)ctx : 0;
+    long i = corio_buf_find(&s->rbuf, from, '\n');
     if (i >= 0)
-        return (size_t)i > max + 1 ? line_too_long(L) : take_line(L, s, (size_t)i);
-    if (s->rbuf.len > max + 1)
+        return line_len(s, (size_t)i) > max ? line_too_long(L) : take_line(L, s, (size_t)i);
+    if (line_len(s, s->rbuf.len) > max)
         return line_too_long(L);
     if (ended(s) && s->rbuf.len && !s->rerr)
-        return take(L, s, s->rbuf.len);
+        return line_len(s, s->rbuf.len) > max ? line_too_long(L) : take(L, s, s->rbuf.len);
     if (ended(s))
         return at_end(L, s);
     return wait_data(L, lua_touserdata(L, 1), "stream:readline",

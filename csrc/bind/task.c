@@ -13,6 +13,8 @@ static const char *const status_names[] = {
     "ready", "suspended", "done", "failed", "cancelled",
 };
 
+static int deadline_pop(lua_State *L, l_deadline *d);
+
 /* ---- live list and anchoring ---- */
 
 static void link_live(l_runtime *rt, l_task *t)
@@ -150,11 +152,14 @@ static int entry(lua_State *L)
 l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 {
     l_runtime *rt = l_rt(L);
+    luaL_checkstack(L, nargs + 4, "corio.spawn: too many arguments");
     l_task *t = lua_newuserdatauv(L, sizeof *t, 1);
     memset(t, 0, sizeof *t);
     t->ref = LUA_NOREF;
     luaL_setmetatable(L, TASK_MT);
     lua_State *co = lua_newthread(L);
+    if (!lua_checkstack(co, nargs + 3))
+        luaL_error(L, "corio.spawn: too many arguments");
     lua_setiuservalue(L, -2, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->entry);
     for (int i = 0; i <= nargs; i++)
@@ -186,8 +191,8 @@ static void run_exit_hooks(lua_State *L, l_task *t)
         lua_rawgeti(L, -1, i);
         lua_pushvalue(L, -3);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-            fprintf(stderr, "corio: error in a task exit hook: %s\n", luaL_tolstring(L, -1, NULL));
-            lua_pop(L, 2);
+            fprintf(stderr, "corio: error in a task exit hook: %s\n", l_safe_tostring(L, -1));
+            lua_pop(L, 1);
         }
     }
     lua_pop(L, 2);
@@ -199,6 +204,8 @@ static void retire(lua_State *L, l_task *t, int status)
     l_runtime *rt = t->rt;
     t->status = (uint8_t)status;
     corio_wheel_del(&rt->loop.wheel, &t->timer);
+    while (t->deadlines)               /* none may fire on a finished task */
+        deadline_pop(L, t->deadlines);
     int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
     if (report)
         l_report(rt, L, t);
@@ -311,6 +318,11 @@ l_task *l_enter(lua_State *L, const char *fname)
     return t;
 }
 
+void l_check(lua_State *L, l_task *t)
+{
+    raise_pending(L, t);
+}
+
 int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
               lua_KContext ctx, lua_KFunction k)
 {
@@ -413,7 +425,8 @@ static int l_unpark(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    luaL_checkstack(t->co, n + 1, "corio.wake");
+    if (!lua_checkstack(t->co, n + 1))
+        return luaL_error(L, "corio.wake: too many values");
     lua_xmove(L, t->co, n);
     t->nargs = n;
     l_task_wake(t);
@@ -432,7 +445,8 @@ int l_task_results(lua_State *L, l_task *t)
     }
     int top = lua_gettop(t->co), n = t->nres;
     luaL_checkstack(L, n + 1, "task:join");
-    luaL_checkstack(t->co, n + 1, "task:join");
+    if (!lua_checkstack(t->co, n + 1))
+        return luaL_error(L, "task:join: too many results");
     for (int i = top - n + 1; i <= top; i++)
         lua_pushvalue(t->co, i);
     lua_xmove(t->co, L, n);

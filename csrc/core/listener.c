@@ -126,6 +126,8 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w)
         ls->err = 0;
         return e;
     }
+    if (ls->waiter && ls->waiter != w)
+        return -EBUSY;
     if (!corio_op_busy(&ls->accept)) {
         int rc = be(ls)->vt->submit(be(ls), &ls->accept);
         if (rc < 0)

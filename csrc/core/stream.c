@@ -105,7 +105,7 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
                 return;
             s->werr = rc;
         }
-        if (s->wiovcnt)
+        if (s->wiovcnt && !s->werr)
             s->werr = -ECANCELED;
     }
     s->flags &= ~CORIO_SF_WCANCEL;

@@ -98,7 +98,8 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
                         corio_listener **out);
 
 /* Take an accepted fd (>= 0), or register w and return -EAGAIN, or return
- * a pending accept error (-errno) once. */
+ * a pending accept error (-errno) once; -EBUSY (nothing registered) when
+ * another waiter is registered. */
 int corio_listener_take(corio_listener *ls, corio_waiter *w);
 
 /* Cancel the accept, close the fd and queued fds, free once idle. */
