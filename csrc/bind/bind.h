@@ -27,6 +27,10 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 typedef struct l_runtime l_runtime;
+
+/* Userdata classes, whose metatables the runtime keeps by registry ref so
+ * that hot paths check and set them without string lookups. */
+enum l_class { CL_TASK, CL_DEADLINE, CL_STREAM, CL_LISTENER, CL_COUNT };
 typedef struct l_task l_task;
 typedef struct l_deadline l_deadline;
 
@@ -45,7 +49,7 @@ struct l_task {
     corio_waiter waiter;      /* handed to core objects */
     corio_timer timer;        /* for sleep */
     l_runtime *rt;
-    lua_State *co;
+    lua_State *co;            /* NULL once finished (results in user value 1) */
     l_task *prev, *next;      /* runtime's list of live tasks */
     l_task *joiners;          /* tasks waiting in join (via join_next) */
     l_task *join_next;
@@ -58,6 +62,7 @@ struct l_task {
     int budget;
     uint8_t status, wait, interrupted, cancel_pending;
     uint8_t supervised, observed, started, is_main;
+    uint8_t has_aux;          /* it has a record in the runtime's aux table */
 };
 
 struct l_deadline {
@@ -78,6 +83,9 @@ struct l_runtime {
     int cancel_err;           /* registry ref of the cancellation error */
     int entry;                /* registry ref of the shared task entry closure */
     int aux;                  /* registry ref of task -> {tb=, hooks=} (weak keys) */
+    int pool;                 /* registry ref of the array of reusable threads */
+    int mt[CL_COUNT];         /* registry refs of the class metatables */
+    int npool;
     int closed;
 };
 
@@ -91,6 +99,13 @@ void l_push_cancel_error(lua_State *L, l_runtime *rt);
 /* Register metatable mt whose methods get the runtime (stack top) as
  * upvalue 1, with __index pointing to itself. */
 void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods);
+/* The same, remembering the metatable as class cls. */
+void l_new_class_as(lua_State *L, int cls, const char *mt, const luaL_Reg *methods);
+/* Set the metatable of class cls on the value on top. */
+void l_setclass(lua_State *L, int cls);
+/* The userdata at idx if it is of class cls, else raise a type error. */
+void *l_checkclass(lua_State *L, int idx, int cls);
+void *l_testclass(lua_State *L, int idx, int cls);
 /* Resolve args 1 (host), 2 (port); on failure push nil, msg, code, ret -1. */
 int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t *len);
 
@@ -100,7 +115,7 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
 /* task.c */
 void l_task_open(lua_State *L);
 l_task *l_task_new(lua_State *L, int fnidx, int nargs);  /* pushes it */
-int l_task_results(lua_State *L, l_task *t);      /* push results or raise */
+int l_task_results(lua_State *L, int idx);        /* push results or raise */
 void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux table */
 /* Push field `key` of the aux record of the task at index idx (or nil). */
 int l_task_aux(lua_State *L, int idx, const char *key);

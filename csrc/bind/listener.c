@@ -13,7 +13,7 @@ typedef struct l_listener {
 
 static l_listener *check_listener(lua_State *L)
 {
-    return luaL_checkudata(L, 1, LISTENER_MT);
+    return l_checkclass(L, 1, CL_LISTENER);
 }
 
 static l_listener *check_open(lua_State *L, const char *fname)
@@ -167,7 +167,7 @@ static int l_tcp_listen(lua_State *L)
     int reuseport = opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
     memset(l, 0, sizeof *l);
-    luaL_setmetatable(L, LISTENER_MT);
+    l_setclass(L, CL_LISTENER);
     int rc = corio_listener_open(&l_rt(L)->loop, (struct sockaddr *)&sa, len, backlog,
                                  reuseaddr, reuseport, &l->ls);
     return rc < 0 ? l_fail(L, rc) : 1;
@@ -186,5 +186,5 @@ static const luaL_Reg listener_methods[] = {
 
 void l_listener_open(lua_State *L)
 {
-    l_new_class(L, LISTENER_MT, listener_methods);
+    l_new_class_as(L, CL_LISTENER, LISTENER_MT, listener_methods);
 }

@@ -33,6 +33,43 @@ void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods)
     lua_pop(L, 1);
 }
 
+static const char *const class_names[CL_COUNT] = {
+    "corio.Task", "corio.Deadline", "corio.Stream", "corio.Listener",
+};
+
+void l_new_class_as(lua_State *L, int cls, const char *mt, const luaL_Reg *methods)
+{
+    l_runtime *rt = lua_touserdata(L, -1);
+    l_new_class(L, mt, methods);
+    luaL_getmetatable(L, mt);
+    rt->mt[cls] = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void l_setclass(lua_State *L, int cls)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, l_rt(L)->mt[cls]);
+    lua_setmetatable(L, -2);
+}
+
+void *l_testclass(lua_State *L, int idx, int cls)
+{
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, l_rt(L)->mt[cls]);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
+void *l_checkclass(lua_State *L, int idx, int cls)
+{
+    void *p = l_testclass(L, idx, cls);
+    if (!p)
+        luaL_typeerror(L, idx, class_names[cls]);
+    return p;
+}
+
 void l_push_cancel_error(lua_State *L, l_runtime *rt)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
@@ -63,8 +100,9 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
 {
     int top = lua_gettop(L);
     l_task_push(L, t);                                    /* top+1 */
-    lua_pushvalue(t->co, -1);
-    lua_xmove(t->co, L, 1);                               /* top+2: error */
+    lua_getiuservalue(L, top + 1, 1);
+    lua_rawgeti(L, -1, 1);                                /* the error */
+    lua_remove(L, -2);                                    /* top+2 */
     if (l_task_aux(L, top + 1, "tb") != LUA_TSTRING) {      /* top+3: traceback */
         lua_pop(L, 1);
         lua_pushvalue(L, top + 2);
@@ -132,10 +170,14 @@ static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
 /* Raise the main task's error, with its traceback when it is a string. */
 static int raise_main(lua_State *L, l_task *t, int task_idx)
 {
-    if (t->status == ST_FAILED && lua_isstring(t->co, -1) &&
-        l_task_aux(L, task_idx, "tb") == LUA_TSTRING)
-        return lua_error(L);
-    return l_task_results(L, t);
+    if (t->status == ST_FAILED) {
+        lua_getiuservalue(L, task_idx, 1);
+        int is_string = lua_rawgeti(L, -1, 1) == LUA_TSTRING;
+        lua_pop(L, 2);
+        if (is_string && l_task_aux(L, task_idx, "tb") == LUA_TSTRING)
+            return lua_error(L);
+    }
+    return l_task_results(L, task_idx);
 }
 
 /* corio.run(fn, ...): run fn as the main task until every task is done. */
@@ -154,7 +196,7 @@ static int l_run(lua_State *L)
         return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake them");
     if (rc < 0)
         return luaL_error(L, "corio.run: backend failure: %s", strerror(-rc));
-    return t->status == ST_DONE ? l_task_results(L, t) : raise_main(L, t, idx);
+    return t->status == ST_DONE ? l_task_results(L, idx) : raise_main(L, t, idx);
 }
 
 /* corio.step([timeout]): one turn for a host; returns live tasks. */

@@ -20,7 +20,7 @@ typedef struct l_stream {
 
 static l_stream *check_stream(lua_State *L)
 {
-    return luaL_checkudata(L, 1, STREAM_MT);
+    return l_checkclass(L, 1, CL_STREAM);
 }
 
 /* The stream at arg 1, raising "<fname>: stream is closed" if it is. */
@@ -58,7 +58,7 @@ int l_stream_push(lua_State *L, l_runtime *rt, int fd)
 {
     l_stream *st = lua_newuserdatauv(L, sizeof *st, 0);
     memset(st, 0, sizeof *st);
-    luaL_setmetatable(L, STREAM_MT);
+    l_setclass(L, CL_STREAM);
     if (fd < 0)
         return 0;
     int rc = corio_stream_open(&rt->loop, fd, &st->s);
@@ -481,5 +481,5 @@ static const luaL_Reg stream_methods[] = {
 
 void l_stream_open(lua_State *L)
 {
-    l_new_class(L, STREAM_MT, stream_methods);
+    l_new_class_as(L, CL_STREAM, STREAM_MT, stream_methods);
 }

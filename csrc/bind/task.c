@@ -80,6 +80,8 @@ static int aux_record(lua_State *L, int idx, int create)
 {
     idx = lua_absindex(L, idx);
     l_task *t = lua_touserdata(L, idx);
+    if (!t->has_aux && !create)
+        return 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->rt->aux);
     lua_pushvalue(L, idx);
     if (lua_rawget(L, -2) == LUA_TTABLE || !create) {
@@ -95,6 +97,7 @@ static int aux_record(lua_State *L, int idx, int create)
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
     lua_remove(L, -2);
+    t->has_aux = 1;
     return 1;
 }
 
@@ -149,6 +152,36 @@ static int entry(lua_State *L)
     return entry_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, entry_k), 0);
 }
 
+/* Finished coroutines are kept for reuse by later spawns: creating a
+ * thread (and collecting it) is most of the cost of a short task. */
+#define POOL_MAX 256
+
+static void pool_put(lua_State *L, l_runtime *rt)
+{
+    if (rt->npool >= POOL_MAX) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_settop(lua_tothread(L, -1), 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, ++rt->npool);
+    lua_pop(L, 1);
+}
+
+/* Push a thread for a new task: a recycled one or a new one. */
+static lua_State *pool_get(lua_State *L, l_runtime *rt)
+{
+    if (!rt->npool)
+        return lua_newthread(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool);
+    lua_rawgeti(L, -1, rt->npool);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, rt->npool--);
+    lua_remove(L, -2);
+    return lua_tothread(L, -1);
+}
+
 l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 {
     l_runtime *rt = l_rt(L);
@@ -156,8 +189,8 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
     l_task *t = lua_newuserdatauv(L, sizeof *t, 1);
     memset(t, 0, sizeof *t);
     t->ref = LUA_NOREF;
-    luaL_setmetatable(L, TASK_MT);
-    lua_State *co = lua_newthread(L);
+    l_setclass(L, CL_TASK);
+    lua_State *co = pool_get(L, rt);
     if (!lua_checkstack(co, nargs + 3))
         luaL_error(L, "corio.spawn: too many arguments");
     lua_setiuservalue(L, -2, 1);
@@ -221,6 +254,34 @@ static void retire(lua_State *L, l_task *t, int status)
     t->ref = LUA_NOREF;
 }
 
+/* Move the nres values on top of the coroutine into the task's user value
+ * (a table, only when there is something to keep) and let the coroutine
+ * go: back to the pool when it ended cleanly. */
+static void stash(lua_State *L, l_task *t, int recyclable)
+{
+    lua_State *co = t->co;
+    luaL_checkstack(L, 4, "corio");
+    l_task_push(L, t);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);                   /* keeps co alive meanwhile */
+    if (t->nres > 0) {
+        lua_createtable(L, t->nres, 0);
+        for (int i = t->nres; i >= 1; i--) {
+            lua_xmove(co, L, 1);
+            lua_rawseti(L, -2, i);
+        }
+    } else {
+        lua_pushnil(L);
+    }
+    lua_setiuservalue(L, -3, 1);
+    t->co = NULL;
+    if (recyclable)
+        pool_put(L, t->rt);
+    else
+        lua_pop(L, 1);
+    lua_pop(L, 1);
+}
+
 /* Sort out how the coroutine ended: entry returned (ok, ...) or, if the
  * message handler itself failed, the resume failed. */
 static void finish(l_task *t, int st, int nres)
@@ -241,6 +302,7 @@ static void finish(l_task *t, int st, int nres)
             status = ST_CANCELLED;
         lua_pop(co, 1);
     }
+    stash(t->rt->from, t, st == LUA_OK);
     retire(t->rt->from, t, status);
 }
 
@@ -250,6 +312,7 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
     l_runtime *rt = ud;
     (void)l;
     if (t->status >= ST_DONE) {   /* cancelled before it started */
+        stash(rt->from, t, 1);
         retire(rt->from, t, ST_CANCELLED);
         return;
     }
@@ -412,7 +475,7 @@ static int l_park(lua_State *L)
 
 static l_task *check_task(lua_State *L, int i)
 {
-    return luaL_checkudata(L, i, TASK_MT);
+    return l_checkclass(L, i, CL_TASK);
 }
 
 /* core.wake(task, ...): resume a parked task with values; false if the
@@ -436,21 +499,23 @@ static int l_unpark(lua_State *L)
 
 /* ---- join / cancel / status ---- */
 
-int l_task_results(lua_State *L, l_task *t)
+/* Push the results of the finished task at idx, or raise its error. */
+int l_task_results(lua_State *L, int idx)
 {
+    l_task *t = lua_touserdata(L, idx);
     t->observed = 1;
     if (t->status == ST_CANCELLED && t->nres == 0) {
         l_push_cancel_error(L, t->rt);
         return lua_error(L);
     }
-    int top = lua_gettop(t->co), n = t->nres;
-    luaL_checkstack(L, n + 1, "task:join");
-    if (!lua_checkstack(t->co, n + 1))
-        return luaL_error(L, "task:join: too many results");
-    for (int i = top - n + 1; i <= top; i++)
-        lua_pushvalue(t->co, i);
-    lua_xmove(t->co, L, n);
-    return t->status == ST_DONE ? n : lua_error(L);
+    int n = t->nres;
+    luaL_checkstack(L, n + 1, "task:join: too many results");
+    lua_getiuservalue(L, idx, 1);
+    for (int i = 1; i <= n; i++)
+        lua_rawgeti(L, -i, i);
+    if (t->status != ST_DONE)
+        return lua_error(L);
+    return n;
 }
 
 static void join_interrupt(l_task *t)
@@ -468,14 +533,14 @@ static int join_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status, (void)ctx;
     l_resumed(L, l_rt(L)->current);
-    return l_task_results(L, lua_touserdata(L, 1));
+    return l_task_results(L, 1);
 }
 
 static int l_task_join(lua_State *L)
 {
     l_task *target = check_task(L, 1);
     if (target->status >= ST_DONE)
-        return l_task_results(L, target);
+        return l_task_results(L, 1);
     l_task *t = l_enter(L, "task:join");
     if (t == target)
         return luaL_error(L, "task:join: a task cannot join itself");
@@ -491,7 +556,6 @@ int l_task_cancel(l_task *t)
     if (!t->started) {
         /* It never runs. It stays queued (and anchored) until the loop pops
          * it and retires it: the ready queue must not hold a freed task. */
-        lua_settop(t->co, 0);
         t->nres = 0;
         t->status = ST_CANCELLED;
         return 1;
@@ -532,7 +596,7 @@ static int l_task_traceback(lua_State *L)
 
 static l_deadline *check_deadline(lua_State *L, int i)
 {
-    return luaL_checkudata(L, i, DEADLINE_MT);
+    return l_checkclass(L, i, CL_DEADLINE);
 }
 
 static void deadline_fire(corio_timer *tm)
@@ -567,7 +631,7 @@ static int l_deadline_new(lua_State *L)
     l_task *t = l_task_current(L, "corio.timeout");
     l_deadline *d = lua_newuserdatauv(L, sizeof *d, 0);
     memset(d, 0, sizeof *d);
-    luaL_setmetatable(L, DEADLINE_MT);
+    l_setclass(L, CL_DEADLINE);
     d->task = t;
     d->timer.cb = deadline_fire;
     d->next = t->deadlines;
@@ -599,7 +663,7 @@ static int l_deadline_tostring(lua_State *L)
 /* core.is_deadline(v): v is a deadline object (a timeout error). */
 static int l_is_deadline(lua_State *L)
 {
-    lua_pushboolean(L, luaL_testudata(L, 1, DEADLINE_MT) != NULL);
+    lua_pushboolean(L, l_testclass(L, 1, CL_DEADLINE) != NULL);
     return 1;
 }
 
@@ -675,6 +739,8 @@ static const luaL_Reg deadline_methods[] = {
 
 void l_task_init_runtime(lua_State *L, l_runtime *rt)
 {
+    lua_createtable(L, POOL_MAX, 0);
+    rt->pool = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "k");
@@ -690,6 +756,6 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt)
 
 void l_task_open(lua_State *L)
 {
-    l_new_class(L, TASK_MT, task_methods);
-    l_new_class(L, DEADLINE_MT, deadline_methods);
+    l_new_class_as(L, CL_TASK, TASK_MT, task_methods);
+    l_new_class_as(L, CL_DEADLINE, DEADLINE_MT, deadline_methods);
 }
