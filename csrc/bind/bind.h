@@ -38,6 +38,7 @@ enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
 
 enum l_wait {
     W_NONE, W_YIELD, W_SLEEP, W_PARK, W_JOIN,     /* woken by the runtime */
+    W_SHIELD,         /* parked, deaf to cancels and deadlines (they stay pending) */
     W_IO                                          /* woken by the reactor */
 };
 

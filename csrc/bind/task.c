@@ -64,7 +64,7 @@ static void timer_fire(corio_timer *tm)
 
 void l_task_interrupt(l_task *t)
 {
-    if (t->wait == W_NONE || t->interrupted)
+    if (t->wait == W_NONE || t->wait == W_SHIELD || t->interrupted)
         return;
     t->interrupted = 1;
     t->interrupt(t);
@@ -463,14 +463,27 @@ static int park_k(lua_State *L, int status, lua_KContext base)
     return lua_gettop(L) - (int)base;
 }
 
+/* A shielded park never raises: what is pending stays pending. */
+static int shield_k(lua_State *L, int status, lua_KContext base)
+{
+    (void)status;
+    return lua_gettop(L) - (int)base;
+}
+
 static void park_interrupt(l_task *t) { l_task_wake(t); }
 
-/* core.suspend(): wait until core.wake(task, ...) and return its values. */
+/* core.suspend([shield]): wait until core.wake(task, ...) and return its
+ * values. Shielded, cancels and deadlines neither stop the wait nor raise
+ * (they are raised at the next unshielded suspension): for cleanups that
+ * must wait, like a group closing its children. */
 static int l_park(lua_State *L)
 {
-    l_task *t = l_enter(L, "corio.suspend");
-    int base = lua_gettop(L);
-    return l_suspend(L, t, W_PARK, NULL, park_interrupt, base, park_k);
+    int shield = lua_toboolean(L, 1);
+    l_task *t = shield ? l_task_current(L, "corio.suspend") : l_enter(L, "corio.suspend");
+    lua_settop(L, 0);
+    if (shield)
+        return l_suspend(L, t, W_SHIELD, NULL, park_interrupt, 0, shield_k);
+    return l_suspend(L, t, W_PARK, NULL, park_interrupt, 0, park_k);
 }
 
 static l_task *check_task(lua_State *L, int i)
@@ -484,7 +497,7 @@ static int l_unpark(lua_State *L)
 {
     l_task *t = check_task(L, 1);
     int n = lua_gettop(L) - 1;
-    if (t->wait != W_PARK || t->interrupted) {
+    if ((t->wait != W_PARK && t->wait != W_SHIELD) || t->interrupted) {
         lua_pushboolean(L, 0);
         return 1;
     }

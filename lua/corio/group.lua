@@ -5,7 +5,6 @@ local core = require "corio.core"
 local waitq = require "corio.waitq"
 
 local spawn, supervise, on_exit = core.spawn, core.supervise, core.on_exit
-local is_deadline, is_cancelled, current = core.is_deadline, core.is_cancelled, core.current
 
 local Group = {}
 Group.__index = Group
@@ -44,8 +43,9 @@ function Group:spawn(fn, ...)
   return t
 end
 
--- The next finished child (waiting for one), or nil when none is left.
-local function next_done(g, fname)
+-- The next finished child (waiting for one, shielded from cancels and
+-- deadlines if asked), or nil when none is left.
+local function next_done(g, fname, shield)
   local h = g.dhead
   if h <= g.dtail then
     local t = g.done[h]
@@ -54,7 +54,7 @@ local function next_done(g, fname)
     return t
   end
   if g.nrunning == 0 then return nil end
-  return (waitq.park(g.q, fname))
+  return (waitq.park(g.q, fname, nil, shield))
 end
 
 -- g:next(): wait for the next child to finish; returns task, ok, ...
@@ -83,27 +83,16 @@ local function failure(t)
   return err
 end
 
--- Collect every child, waiting whatever happens to the waiting task:
--- cancels and timeouts are remembered, not raised. A fired deadline
--- stays fired (every suspension raises it again), so then only yield to
--- let the cancelled children unwind. A caught cancel is re-armed (raised
--- at the task's next suspension) unless `raising` is one already.
--- Returns the first failure among the children collected.
-local function drain(g, fname, raising)
-  local failed, cancelled
+-- Collect every child, waiting whatever happens to the waiting task: the
+-- wait is shielded, so a cancel or an expired deadline stays pending and
+-- is raised at the task's next suspension. Returns the first failure
+-- among the children collected.
+local function drain(g, fname)
+  local failed
   while #g > 0 do
-    local ok, t = pcall(next_done, g, fname)
-    if ok then
-      if failed == nil then failed = failure(t) end
-    elseif is_deadline(t) then
-      coroutine.yield()
-    elseif is_cancelled(t) then
-      cancelled = true
-    else
-      error(t, 0)   -- misuse (not in a task, not yieldable): cannot wait
-    end
+    local t = next_done(g, fname, true)
+    if failed == nil then failed = failure(t) end
   end
-  if cancelled and not is_cancelled(raising) then current():cancel() end
   return failed
 end
 
@@ -116,7 +105,7 @@ function Group:wait()
     local ok, t = pcall(next_done, self, "group:wait")
     if not ok then
       self:cancel()
-      drain(self, "group:wait", t)
+      drain(self, "group:wait")
       error(t, 0)
     end
     if not t then break end
@@ -135,7 +124,7 @@ function Group:close(err)
   if self.closed then return end
   self.closed = true
   self:cancel()
-  local failed = drain(self, "group:close", err)
+  local failed = drain(self, "group:close")
   if err == nil and failed ~= nil then error(failed, 0) end
 end
 Group.__close = Group.close

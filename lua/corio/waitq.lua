@@ -102,10 +102,11 @@ end
 
 -- Park the current task in q until a wake; returns the wake values
 -- (tag first). On cancel/timeout the node is removed and the same error
--- object re-raised.
-function waitq.park_tagged(q, node)
+-- object re-raised. Shielded, cancels and deadlines do not end the wait
+-- (they stay pending for the next suspension).
+function waitq.park_tagged(q, node, shield)
   waitq.push(q, node)
-  return finish(node, pcall(suspend))
+  return finish(node, pcall(suspend, shield))
 end
 
 local function drop_tag(_, ...) return ... end
@@ -115,9 +116,9 @@ local function drop_tag(_, ...) return ... end
 -- per wait costs more than the rest of the wait, in GC).
 local plain = setmetatable({}, { __mode = "k" })   -- task -> its plain-wait node
 
--- waitq.park(q, fname[, data]): park as a plain wait; returns the wake
--- values without the tag.
-function waitq.park(q, fname, data)
+-- waitq.park(q, fname[, data[, shield]]): park as a plain wait; returns
+-- the wake values without the tag.
+function waitq.park(q, fname, data, shield)
   local t = current()
   local node = plain[t]
   if not node then
@@ -126,7 +127,7 @@ function waitq.park(q, fname, data)
   else
     node.data = data
   end
-  return drop_tag(waitq.park_tagged(q, node))
+  return drop_tag(waitq.park_tagged(q, node, shield))
 end
 
 -- Number of nodes queued anywhere (0 when nothing waits).
