@@ -7,8 +7,9 @@
 #define LISTENER_MT "corio.Listener"
 
 typedef struct l_listener {
-    corio_listener *ls;   /* NULL once closed */
-    l_task *waiter;
+    corio_listener *ls;       /* NULL once closed */
+    corio_waiter lw;          /* what the core listener wakes */
+    l_task *head, *tail;      /* tasks waiting in accept, FIFO (linked by join_next) */
 } l_listener;
 
 static l_listener *check_listener(lua_State *L)
@@ -24,56 +25,91 @@ static l_listener *check_open(lua_State *L, const char *fname)
     return l;
 }
 
-/* Close without raising; a task blocked in accept wakes and gets
+static void enqueue(l_listener *l, l_task *t)
+{
+    t->join_next = NULL;
+    if (l->tail)
+        l->tail->join_next = t;
+    else
+        l->head = t;
+    l->tail = t;
+}
+
+static void dequeue(l_listener *l, l_task *t)
+{
+    l_task **p = &l->head, *prev = NULL;
+    while (*p && *p != t)
+        prev = *p, p = &(*p)->join_next;
+    if (!*p)
+        return;
+    *p = t->join_next;
+    if (l->tail == t)
+        l->tail = prev;
+    t->join_next = NULL;
+}
+
+/* Wake the longest-waiting acceptor. */
+static void wake_next(l_listener *l)
+{
+    l_task *t = l->head;
+    if (t) {
+        dequeue(l, t);
+        l_task_wake(t);
+    }
+}
+
+static void listener_wake(corio_waiter *w)
+{
+    wake_next(container_of(w, l_listener, lw));
+}
+
+/* Close without raising; tasks blocked in accept wake and get
  * nil, "listener is closed". */
 static void listener_close(l_listener *l)
 {
     if (!l->ls)
         return;
-    l_task *w = l->waiter;
-    l->waiter = NULL;
     corio_listener_close(l->ls);
     l->ls = NULL;
-    if (w)
-        l_task_wake(w);
+    while (l->head)
+        wake_next(l);
 }
 
 static void accept_interrupt(l_task *t)
 {
-    l_listener *l = t->wait_obj;
-    l->waiter = NULL;
-    if (l->ls)
-        l->ls->waiter = NULL;
+    dequeue(t->wait_obj, t);
     l_task_wake(t);
 }
 
+/* Several tasks may accept on one listener: they are served in order. */
 static int accept_k(lua_State *L, int status, lua_KContext ctx)
 {
     l_listener *l = lua_touserdata(L, 1);
     l_task *t = l_rt(L)->current;
     (void)ctx;
-    if (status == LUA_YIELD) {
-        if (l->waiter == t)
-            l->waiter = NULL;
+    if (status == LUA_YIELD)
         l_resumed(L, t);
-    }
     if (!l->ls) {
         lua_pushnil(L);
         lua_pushliteral(L, "listener is closed");
         lua_pushliteral(L, "EBADF");
         return 3;
     }
-    if (l->waiter && l->waiter != t)
-        return luaL_error(L, "listener:accept: another task is accepting on this listener");
-    l_check(L, t);   /* a cancel or deadline that came after the wake */
-    int fd = corio_listener_take(l->ls, &t->waiter);
+    if (l->ls->count && l->head)
+        wake_next(l);    /* if this task raises below, the next one takes it */
+    l_check(L, t);       /* a cancel or deadline that came after the wake */
+    int fd = corio_listener_take(l->ls, &l->lw);
     if (fd >= 0) {
+        if (l->ls->count)
+            wake_next(l);   /* more are queued: the next acceptor's turn */
+        else if (l->head)
+            corio_listener_watch(l->ls, &l->lw);   /* keep them served */
         int rc = l_stream_push(L, t->rt, fd);
         return rc < 0 ? l_fail(L, rc) : 1;
     }
     if (fd != -EAGAIN)
         return l_fail(L, fd);
-    l->waiter = t;
+    enqueue(l, t);
     return l_suspend(L, t, W_IO, l, accept_interrupt, 0, accept_k);
 }
 
@@ -167,6 +203,7 @@ static int l_tcp_listen(lua_State *L)
     int reuseport = opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
     memset(l, 0, sizeof *l);
+    l->lw.wake = listener_wake;
     l_setclass(L, CL_LISTENER);
     int rc = corio_listener_open(&l_rt(L)->loop, (struct sockaddr *)&sa, len, backlog,
                                  reuseaddr, reuseport, &l->ls);

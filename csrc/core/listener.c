@@ -113,6 +113,19 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
     return 0;
 }
 
+int corio_listener_watch(corio_listener *ls, corio_waiter *w)
+{
+    if (ls->waiter && ls->waiter != w)
+        return -EBUSY;
+    if (!corio_op_busy(&ls->accept)) {
+        int rc = be(ls)->vt->submit(be(ls), &ls->accept);
+        if (rc < 0)
+            return rc;
+    }
+    ls->waiter = w;
+    return 0;
+}
+
 int corio_listener_take(corio_listener *ls, corio_waiter *w)
 {
     if (ls->count) {
@@ -126,15 +139,8 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w)
         ls->err = 0;
         return e;
     }
-    if (ls->waiter && ls->waiter != w)
-        return -EBUSY;
-    if (!corio_op_busy(&ls->accept)) {
-        int rc = be(ls)->vt->submit(be(ls), &ls->accept);
-        if (rc < 0)
-            return rc;
-    }
-    ls->waiter = w;
-    return -EAGAIN;
+    int rc = corio_listener_watch(ls, w);
+    return rc < 0 ? rc : -EAGAIN;
 }
 
 void corio_listener_close(corio_listener *ls)

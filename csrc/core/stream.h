@@ -102,6 +102,10 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
  * another waiter is registered. */
 int corio_listener_take(corio_listener *ls, corio_waiter *w);
 
+/* Register w to be woken at the next accepted connection (or error),
+ * arming the accept if needed. 0, -EBUSY (another waiter) or -errno. */
+int corio_listener_watch(corio_listener *ls, corio_waiter *w);
+
 /* Cancel the accept, close the fd and queued fds, free once idle. */
 void corio_listener_close(corio_listener *ls);
 
