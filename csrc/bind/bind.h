@@ -130,6 +130,7 @@ l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending canc
 /* Raise a pending cancel or fired deadline. Every path that suspends
  * again after a wake calls it before registering a new wait. */
 void l_check(lua_State *L, l_task *t);
+int l_pending(l_task *t);                          /* l_check would raise */
 int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
               lua_KContext ctx, lua_KFunction k);
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);

@@ -35,6 +35,14 @@ static void enqueue(l_listener *l, l_task *t)
     l->tail = t;
 }
 
+static void push_front(l_listener *l, l_task *t)
+{
+    t->join_next = l->head;
+    l->head = t;
+    if (!l->tail)
+        l->tail = t;
+}
+
 static void dequeue(l_listener *l, l_task *t)
 {
     l_task **p = &l->head, *prev = NULL;
@@ -95,8 +103,8 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushliteral(L, "EBADF");
         return 3;
     }
-    if (l->ls->count && l->head)
-        wake_next(l);    /* if this task raises below, the next one takes it */
+    if (l_pending(t) && l->ls->count && l->head)
+        wake_next(l);    /* this task raises below: the next one takes it */
     l_check(L, t);       /* a cancel or deadline that came after the wake */
     int fd = corio_listener_take(l->ls, &l->lw);
     if (fd >= 0) {
@@ -109,7 +117,10 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
     }
     if (fd != -EAGAIN)
         return l_fail(L, fd);
-    enqueue(l, t);
+    if (status == LUA_YIELD)
+        push_front(l, t);   /* woken, but another took it: keep its turn */
+    else
+        enqueue(l, t);
     return l_suspend(L, t, W_IO, l, accept_interrupt, 0, accept_k);
 }
 

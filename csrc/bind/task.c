@@ -381,6 +381,11 @@ l_task *l_enter(lua_State *L, const char *fname)
     return t;
 }
 
+int l_pending(l_task *t)
+{
+    return t->cancel_pending || fired_deadline(t) != NULL;
+}
+
 void l_check(lua_State *L, l_task *t)
 {
     raise_pending(L, t);
