@@ -249,6 +249,7 @@ do
 end
 w("## Targets (issue 5)\n")
 w("Ratios are corio ÷ peer on requests/s (corio = the io_uring backend, or epoll if io_uring did not run); ",
+  "[GAPS.md](GAPS.md) gives, for every missed target, the gap, its profiled cause and what would close it; ",
   "echo and HTTP rows use the medians below.\n")
 w("| target | required | measured | verdict |")
 w("|---|---:|---:|---|")
