@@ -2,13 +2,8 @@
 -- corio.watch.
 local corio = require "corio"
 local S = require "spec.support"
-local waitq = require "corio.waitq"
 
--- S.run, then no waiter is left in any queue.
-local function run(fn)
-  S.run(fn)
-  assert.equal(0, waitq.count(), "waiters left")
-end
+local run = S.run   -- also checks that no waiter is left in any queue
 
 describe("corio.channel", function()
   it("passes values in FIFO order through a bounded buffer", function()

@@ -1,12 +1,8 @@
 -- spec/group_spec.lua: corio.group (task groups, structured concurrency).
 local corio = require "corio"
 local S = require "spec.support"
-local waitq = require "corio.waitq"
 
-local function run(fn)
-  S.run(fn)
-  assert.equal(0, waitq.count(), "waiters left")
-end
+local run = S.run   -- also checks that no waiter is left in any queue
 
 describe("corio.group", function()
   it("next returns children as they finish, then nil", function()

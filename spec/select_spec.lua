@@ -1,12 +1,8 @@
 -- spec/select_spec.lua: corio.select and its cases, corio.after.
 local corio = require "corio"
 local S = require "spec.support"
-local waitq = require "corio.waitq"
 
-local function run(fn)
-  S.run(fn)
-  assert.equal(0, waitq.count(), "waiters left")
-end
+local run = S.run   -- also checks that no waiter is left in any queue
 
 describe("corio.select", function()
   it("returns the index and values of a ready case", function()

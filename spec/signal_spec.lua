@@ -1,12 +1,8 @@
 -- spec/signal_spec.lua: corio.signal listeners over signalfd.
 local corio = require "corio"
 local S = require "spec.support"
-local waitq = require "corio.waitq"
 
-local function run(fn)
-  S.run(fn)
-  assert.equal(0, waitq.count(), "waiters left")
-end
+local run = S.run   -- also checks that no waiter is left in any queue
 
 -- Signals blocked in this process, as the hex mask of /proc/self/status.
 local function blocked()

@@ -18,13 +18,17 @@ function M.pid()
   return pid
 end
 
--- corio.run(fn), then assert nothing is left: no task, timer, waiter.
+local waitq = require "corio.waitq"
+
+-- corio.run(fn), then assert nothing is left: no task, timer, I/O waiter,
+-- nor any task parked in a channel, semaphore, group... queue.
 function M.run(fn, ...)
   local r = table.pack(corio.run(fn, ...))
   local st = corio.stats()
   assert(st.tasks == 0, "tasks left: " .. st.tasks)
   assert(st.timers == 0, "timers left: " .. st.timers)
   assert(st.io_waiting == 0, "I/O waiters left: " .. st.io_waiting)
+  assert(waitq.count() == 0, "waiters left: " .. waitq.count())
   return table.unpack(r, 1, r.n)
 end
 

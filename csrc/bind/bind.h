@@ -140,6 +140,8 @@ extern const luaL_Reg l_task_funcs[];              /* module functions */
 
 /* stream.c, listener.c */
 void l_stream_open(lua_State *L);
+/* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
+int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));
 int l_stream_push(lua_State *L, l_runtime *rt, int fd);
 extern const luaL_Reg l_stream_funcs[];
 void l_listener_open(lua_State *L);

@@ -137,16 +137,7 @@ static int l_listener_accept(lua_State *L)
 
 static int l_listener_addr(lua_State *L)
 {
-    l_listener *l = check_open(L, "listener:addr");
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    if (getsockname(l->ls->fd, (struct sockaddr *)&sa, &len) < 0)
-        return l_fail(L, -errno);
-    char host[64];
-    int port = corio_addr_format((struct sockaddr *)&sa, host, sizeof host);
-    lua_pushstring(L, host);
-    lua_pushinteger(L, port);
-    return 2;
+    return l_push_sockname(L, check_open(L, "listener:addr")->ls->fd, getsockname);
 }
 
 static int l_listener_close(lua_State *L)

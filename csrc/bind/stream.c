@@ -348,8 +348,7 @@ static int l_stream_gc(lua_State *L)
     return 0;
 }
 
-/* Push host, port of a socket address getter (getpeername/getsockname). */
-static int push_name(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *))
+int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *))
 {
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
@@ -364,12 +363,12 @@ static int push_name(lua_State *L, int fd, int (*get)(int, struct sockaddr *, so
 
 static int l_stream_peer(lua_State *L)
 {
-    return push_name(L, check_open(L, "stream:peer")->s->fd, getpeername);
+    return l_push_sockname(L, check_open(L, "stream:peer")->s->fd, getpeername);
 }
 
 static int l_stream_addr(lua_State *L)
 {
-    return push_name(L, check_open(L, "stream:addr")->s->fd, getsockname);
+    return l_push_sockname(L, check_open(L, "stream:addr")->s->fd, getsockname);
 }
 
 /* stream:setoption(name, value): nodelay, keepalive (booleans), rcvbuf,
