@@ -15,9 +15,9 @@ MODULE    = lua/corio/core.so
 CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make
-DEB_ALL   = $(DEB_PKGS) libc6-dev
+DEB_ALL   = $(DEB_PKGS) libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan layers install clean
+.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean
 
 all: layers $(MODULE)
 
@@ -82,6 +82,20 @@ asan: deps
 	@$(MAKE) --no-print-directory all ctest OPT='-O1 -g -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
 	@CORIO_ASAN=1 bash spec/run.sh; rc=$$?; $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
+
+# A C host and a Lua script that tear the runtime down with I/O in flight,
+# under valgrind (errors and leaks fail), on each backend.
+VG = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --error-exitcode=9
+valgrind: deps all
+	@mkdir -p spec/c/bin
+	@$(CC) -g -Icsrc -I$(LUA_INC) examples/embed/host.c -llua5.4 -o spec/c/bin/embed_host
+	@p=0; f=0; for be in io_uring epoll; do \
+	  for cmd in "spec/c/bin/embed_host examples/embed/tasks.lua" "$(LUA) spec/fixtures/valgrind_smoke.lua"; do \
+	    if CORIO_BACKEND=$$be LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' \
+	         $(VG) $$cmd >/dev/null 2>spec/c/bin/vg.log; then p=$$((p+1)); \
+	    else f=$$((f+1)); echo "valgrind failed ($$be): $$cmd"; cat spec/c/bin/vg.log; fi; \
+	  done; \
+	done; echo "valgrind: $$p passed, $$f failed"; echo "$$p passed, $$f failed"; [ $$f = 0 ]
 
 clean:
 	rm -rf $(MODULE) spec/c/bin
