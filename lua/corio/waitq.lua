@@ -69,10 +69,11 @@ end
 -- Hand values to the first waiter still parked; returns its node, or nil
 -- when nobody took them.
 function waitq.wake_first(q, ...)
-  local node = waitq.pop(q)
+  local node = q.head
   while node do
+    waitq.remove(node)
     if wake(node.task, node.tag, ...) then return node end
-    node = waitq.pop(q)
+    node = q.head
   end
   return nil
 end
@@ -109,15 +110,22 @@ function waitq.park_tagged(q, node, shield)
   return finish(node, pcall(suspend, shield))
 end
 
-local function drop_tag(_, ...) return ... end
 
 -- A task is in at most one plain wait at a time, and its node is out of
 -- every queue once park returns: reuse one node per task (allocating one
 -- per wait costs more than the rest of the wait, in GC).
 local plain = setmetatable({}, { __mode = "k" })   -- task -> its plain-wait node
 
+-- Return the wake values without the tag, or clean up and re-raise.
+local function plain_finish(node, ok, tag, ...)
+  if ok then return ... end
+  waitq.cancel(node)
+  error(tag, 0)
+end
+
 -- waitq.park(q, fname[, data[, shield]]): park as a plain wait; returns
--- the wake values without the tag.
+-- the wake values without the tag. (The hot path of every channel,
+-- semaphore and mutex wait: push and finish are inlined.)
 function waitq.park(q, fname, data, shield)
   local t = current()
   local node = plain[t]
@@ -127,7 +135,13 @@ function waitq.park(q, fname, data, shield)
   else
     node.data = data
   end
-  return drop_tag(waitq.park_tagged(q, node, shield))
+  local tail = q.tail
+  node.q, node.prev, node.next = q, tail or false, false
+  if tail then tail.next = node else q.head = node end
+  q.tail = node
+  q.n = q.n + 1
+  live = live + 1
+  return plain_finish(node, pcall(suspend, shield))
 end
 
 -- Number of nodes queued anywhere (0 when nothing waits).
