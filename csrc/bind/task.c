@@ -214,6 +214,8 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
  * hook is reported on stderr, never raised into the scheduler. */
 static void run_exit_hooks(lua_State *L, l_task *t)
 {
+    if (!t->has_aux)
+        return;
     l_task_push(L, t);
     if (l_task_aux(L, -1, "hooks") != LUA_TTABLE) {
         lua_pop(L, 2);

@@ -110,7 +110,6 @@ function waitq.park_tagged(q, node, shield)
   return finish(node, pcall(suspend, shield))
 end
 
-
 -- A task is in at most one plain wait at a time, and its node is out of
 -- every queue once park returns: reuse one node per task (allocating one
 -- per wait costs more than the rest of the wait, in GC).
