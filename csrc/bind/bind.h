@@ -16,11 +16,6 @@
 #if LUA_VERSION_NUM < 504
 #error "corio needs Lua 5.4"
 #endif
-#if LUA_VERSION_RELEASE_NUM >= 50406
-#define l_closethread(L, from) lua_closethread(L, from)
-#else
-#define l_closethread(L, from) lua_resetthread(L)
-#endif
 
 #define CORIO_BUDGET 128   /* immediate completions before a forced yield */
 
