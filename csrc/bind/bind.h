@@ -32,7 +32,7 @@ typedef struct l_deadline l_deadline;
 enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
 
 enum l_wait {
-    W_NONE, W_YIELD, W_SLEEP, W_PARK, W_JOIN,     /* woken by the runtime */
+    W_NONE, W_SLEEP, W_PARK, W_JOIN,              /* woken by the runtime */
     W_SHIELD,         /* parked, deaf to cancels and deadlines (they stay pending) */
     W_IO                                          /* woken by the reactor */
 };
@@ -57,7 +57,7 @@ struct l_task {
     int nres;                 /* results on co's stack once finished */
     int budget;
     uint8_t status, wait, interrupted, cancel_pending;
-    uint8_t supervised, observed, started, is_main;
+    uint8_t supervised, started, is_main;
     uint8_t has_aux;          /* it has a record in the runtime's aux table */
 };
 
@@ -88,6 +88,11 @@ struct l_runtime {
 /* runtime.c */
 l_runtime *l_rt(lua_State *L);                     /* upvalue 1 */
 int l_fail(lua_State *L, int err);                 /* nil, message, code */
+int l_closed(lua_State *L, const char *what);      /* nil, "<what> is closed", "EBADF" */
+/* Seconds from Lua as a delay in ns, clamped to [0, 1e9 s] (NaN is 0). */
+uint64_t l_seconds_ns(lua_Number s);
+/* Whether the value at idx is the runtime's cancellation error. */
+int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt);
 /* tostring of the value at idx that never raises (replaces it in place). */
 const char *l_safe_tostring(lua_State *L, int idx);
 void l_report(l_runtime *rt, lua_State *L, l_task *t);

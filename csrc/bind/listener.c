@@ -97,12 +97,8 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
     (void)ctx;
     if (status == LUA_YIELD)
         l_resumed(L, t);
-    if (!l->ls) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "listener is closed");
-        lua_pushliteral(L, "EBADF");
-        return 3;
-    }
+    if (!l->ls)
+        return l_closed(L, "listener");
     if (l_pending(t) && l->ls->count && l->head)
         wake_next(l);    /* this task raises below: the next one takes it */
     l_check(L, t);       /* a cancel or deadline that came after the wake */
@@ -143,12 +139,8 @@ static int l_listener_addr(lua_State *L)
 static int l_listener_close(lua_State *L)
 {
     l_listener *l = check_listener(L);
-    if (!l->ls) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "listener is closed");
-        lua_pushliteral(L, "EBADF");
-        return 3;
-    }
+    if (!l->ls)
+        return l_closed(L, "listener");
     listener_close(l);
     lua_pushboolean(L, 1);
     return 1;

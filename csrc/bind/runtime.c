@@ -23,6 +23,30 @@ int l_fail(lua_State *L, int err)
     return 3;
 }
 
+int l_closed(lua_State *L, const char *what)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s is closed", what);
+    lua_pushliteral(L, "EBADF");
+    return 3;
+}
+
+uint64_t l_seconds_ns(lua_Number s)
+{
+    if (!(s > 0))
+        return 0;
+    return (uint64_t)((s < 1e9 ? s : 1e9) * 1e9);
+}
+
+int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt)
+{
+    idx = lua_absindex(L, idx);
+    l_push_cancel_error(L, rt);
+    int same = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return same;
+}
+
 void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, mt);
@@ -75,8 +99,6 @@ void l_push_cancel_error(lua_State *L, l_runtime *rt)
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
 }
 
-/* Report the error of a task nobody joins: to the on_error handler as
- * (traceback, task, error), else to stderr. Never raises. */
 static int tolstring(lua_State *L)
 {
     luaL_tolstring(L, 1, NULL);
@@ -96,13 +118,22 @@ const char *l_safe_tostring(lua_State *L, int idx)
     return lua_tostring(L, idx);
 }
 
+/* Push the error of the failed task at idx (kept in its user value). */
+static int push_task_error(lua_State *L, int idx)
+{
+    lua_getiuservalue(L, idx, 1);
+    int type = lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    return type;
+}
+
+/* Report the error of a task nobody joins: to the on_error handler as
+ * (traceback, task, error), else to stderr. Never raises. */
 void l_report(l_runtime *rt, lua_State *L, l_task *t)
 {
     int top = lua_gettop(L);
     l_task_push(L, t);                                    /* top+1 */
-    lua_getiuservalue(L, top + 1, 1);
-    lua_rawgeti(L, -1, 1);                                /* the error */
-    lua_remove(L, -2);                                    /* top+2 */
+    push_task_error(L, top + 1);                          /* top+2 */
     if (l_task_aux(L, top + 1, "tb") != LUA_TSTRING) {      /* top+3: traceback */
         lua_pop(L, 1);
         lua_pushvalue(L, top + 2);
@@ -167,13 +198,18 @@ static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
     rt->from = L;
 }
 
+static void leave_loop(l_runtime *rt)
+{
+    rt->running = 0;
+    rt->from = NULL;
+}
+
 /* Raise the main task's error, with its traceback when it is a string. */
 static int raise_main(lua_State *L, l_task *t, int task_idx)
 {
     if (t->status == ST_FAILED) {
-        lua_getiuservalue(L, task_idx, 1);
-        int is_string = lua_rawgeti(L, -1, 1) == LUA_TSTRING;
-        lua_pop(L, 2);
+        int is_string = push_task_error(L, task_idx) == LUA_TSTRING;
+        lua_pop(L, 1);
         if (is_string && l_task_aux(L, task_idx, "tb") == LUA_TSTRING)
             return lua_error(L);
     }
@@ -190,8 +226,7 @@ static int l_run(lua_State *L)
     int idx = lua_gettop(L);
     t->is_main = 1;
     int rc = drive(rt);
-    rt->running = 0;
-    rt->from = NULL;
+    leave_loop(rt);
     if (rc == 1)
         return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake them");
     if (rc < 0)
@@ -206,9 +241,9 @@ static int l_step(lua_State *L)
     lua_Number to = luaL_optnumber(L, 1, 0);
     enter_loop(L, rt, "corio.step");
     corio_loop_run_ready(&rt->loop);
-    int rc = corio_loop_poll(&rt->loop, to > 0 ? (int64_t)(to * 1e9) : 0);
+    int rc = corio_loop_poll(&rt->loop, (int64_t)l_seconds_ns(to));
     corio_loop_run_ready(&rt->loop);
-    rt->running = 0;
+    leave_loop(rt);
     if (rc < 0)
         return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));
     lua_pushinteger(L, (lua_Integer)rt->nlive);
@@ -255,8 +290,11 @@ static int l_on_error(lua_State *L)
     lua_settop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->on_error);
     luaL_unref(L, LUA_REGISTRYINDEX, rt->on_error);
-    lua_pushvalue(L, 1);
-    rt->on_error = lua_isnil(L, 1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->on_error = LUA_NOREF;
+    if (!lua_isnil(L, 1)) {
+        lua_pushvalue(L, 1);
+        rt->on_error = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     return 1;
 }
 
@@ -278,8 +316,7 @@ static int l_stats(lua_State *L)
 
 static int l_is_cancelled(lua_State *L)
 {
-    l_push_cancel_error(L, l_rt(L));
-    lua_pushboolean(L, lua_rawequal(L, 1, -1));
+    lua_pushboolean(L, l_is_cancel_error(L, 1, l_rt(L)));
     return 1;
 }
 

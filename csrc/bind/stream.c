@@ -34,10 +34,7 @@ static l_stream *check_open(lua_State *L, const char *fname)
 
 static int closed_fail(lua_State *L)
 {
-    lua_pushnil(L);
-    lua_pushliteral(L, "stream is closed");
-    lua_pushliteral(L, "EBADF");
-    return 3;
+    return l_closed(L, "stream");
 }
 
 /* Close without raising: wakes a task blocked in a read (it then returns
@@ -208,9 +205,7 @@ static size_t line_len(corio_stream *s, size_t len)
 /* Push the line of len bytes (its "\n" at len) without "\r\n". */
 static int take_line(lua_State *L, corio_stream *s, size_t len)
 {
-    const char *p = corio_buf_peek(&s->rbuf);
-    size_t n = len && p[len - 1] == '\r' ? len - 1 : len;
-    lua_pushlstring(L, p, n);
+    lua_pushlstring(L, corio_buf_peek(&s->rbuf), line_len(s, len));
     corio_buf_consume(&s->rbuf, len + 1);
     return 1;
 }

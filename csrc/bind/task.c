@@ -1,6 +1,5 @@
 /* task.c: corio.Task: Lua coroutines run by the loop, how they suspend,
  * wake, get cancelled and hit deadlines. */
-#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -116,10 +115,7 @@ int l_task_aux(lua_State *L, int idx, const char *key)
 static int entry_msgh(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cancel_err);
-    int cancelled = lua_rawequal(L, 1, -1);
-    lua_pop(L, 1);
-    if (cancelled || !rt->current)
+    if (l_is_cancel_error(L, 1, rt) || !rt->current)
         return 1;
     const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1)
                                                      : luaL_tolstring(L, 1, NULL);
@@ -210,7 +206,7 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 
 /* ---- finishing ---- */
 
-/* Call the task's on_exit hooks (user value 3) as fn(task); a failing
+/* Call the task's on_exit hooks (in its aux record) as fn(task); a failing
  * hook is reported on stderr, never raised into the scheduler. */
 static void run_exit_hooks(lua_State *L, l_task *t)
 {
@@ -298,12 +294,8 @@ static void finish(l_task *t, int st, int nres)
     } else {
         t->nres = 1;
     }
-    if (status == ST_FAILED) {
-        lua_rawgeti(co, LUA_REGISTRYINDEX, t->rt->cancel_err);
-        if (lua_rawequal(co, -1, -2))
-            status = ST_CANCELLED;
-        lua_pop(co, 1);
-    }
+    if (status == ST_FAILED && l_is_cancel_error(co, -1, t->rt))
+        status = ST_CANCELLED;
     stash(t->rt->from, t, st == LUA_OK);
     retire(t->rt->from, t, status);
 }
@@ -361,7 +353,7 @@ static l_deadline *fired_deadline(l_task *t)
 }
 
 /* Raise a pending cancellation or an expired deadline, if any. */
-static void raise_pending(lua_State *L, l_task *t)
+void l_check(lua_State *L, l_task *t)
 {
     if (t->cancel_pending) {
         t->cancel_pending = 0;
@@ -379,18 +371,13 @@ static void raise_pending(lua_State *L, l_task *t)
 l_task *l_enter(lua_State *L, const char *fname)
 {
     l_task *t = l_task_current(L, fname);
-    raise_pending(L, t);
+    l_check(L, t);
     return t;
 }
 
 int l_pending(l_task *t)
 {
     return t->cancel_pending || fired_deadline(t) != NULL;
-}
-
-void l_check(lua_State *L, l_task *t)
-{
-    raise_pending(L, t);
 }
 
 int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
@@ -409,7 +396,7 @@ void l_resumed(lua_State *L, l_task *t)
 {
     if (t->interrupted) {
         t->interrupted = 0;
-        raise_pending(L, t);
+        l_check(L, t);
     }
 }
 
@@ -455,29 +442,27 @@ static int l_sleep(lua_State *L)
     l_task *t = l_enter(L, "corio.sleep");
     if (!(s > 0))
         return l_yield(L, t, 0, yield_k);
-    if (s > 1e9)
-        s = 1e9;
-    corio_loop_timer(&t->rt->loop, &t->timer, (uint64_t)(s * 1e9));
+    corio_loop_timer(&t->rt->loop, &t->timer, l_seconds_ns(s));
     return l_suspend(L, t, W_SLEEP, NULL, sleep_interrupt, 0, yield_k);
 }
 
 /* ---- parking (the primitive under channels, semaphores, select) ---- */
 
-static int park_k(lua_State *L, int status, lua_KContext base)
+/* The stack was emptied before parking: what is on it now are the
+ * values core.wake passed. */
+static int park_k(lua_State *L, int status, lua_KContext ctx)
 {
-    (void)status;
+    (void)status, (void)ctx;
     l_resumed(L, l_rt(L)->current);
-    return lua_gettop(L) - (int)base;
+    return lua_gettop(L);
 }
 
 /* A shielded park never raises: what is pending stays pending. */
-static int shield_k(lua_State *L, int status, lua_KContext base)
+static int shield_k(lua_State *L, int status, lua_KContext ctx)
 {
-    (void)status;
-    return lua_gettop(L) - (int)base;
+    (void)status, (void)ctx;
+    return lua_gettop(L);
 }
-
-static void park_interrupt(l_task *t) { l_task_wake(t); }
 
 /* core.suspend([shield]): wait until core.wake(task, ...) and return its
  * values. Shielded, cancels and deadlines neither stop the wait nor raise
@@ -489,8 +474,8 @@ static int l_park(lua_State *L)
     l_task *t = shield ? l_task_current(L, "corio.suspend") : l_enter(L, "corio.suspend");
     lua_settop(L, 0);
     if (shield)
-        return l_suspend(L, t, W_SHIELD, NULL, park_interrupt, 0, shield_k);
-    return l_suspend(L, t, W_PARK, NULL, park_interrupt, 0, park_k);
+        return l_suspend(L, t, W_SHIELD, NULL, l_task_wake, 0, shield_k);
+    return l_suspend(L, t, W_PARK, NULL, l_task_wake, 0, park_k);
 }
 
 static l_task *check_task(lua_State *L, int i)
@@ -523,7 +508,6 @@ static int l_unpark(lua_State *L)
 int l_task_results(lua_State *L, int idx)
 {
     l_task *t = lua_touserdata(L, idx);
-    t->observed = 1;
     if (t->status == ST_CANCELLED && t->nres == 0) {
         l_push_cancel_error(L, t->rt);
         return lua_error(L);
@@ -662,7 +646,7 @@ static int l_deadline_new(lua_State *L)
     if (!(s > 0))
         d->fired = 1;
     else
-        corio_loop_timer(&t->rt->loop, &d->timer, (uint64_t)(fmin(s, 1e9) * 1e9));
+        corio_loop_timer(&t->rt->loop, &d->timer, l_seconds_ns(s));
     return 1;
 }
 
