@@ -14,8 +14,7 @@ HEADERS  := $(wildcard csrc/core/*.h csrc/bind/*.h csrc/*.h)
 MODULE    = lua/corio/core.so
 CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
-DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make
-DEB_ALL   = $(DEB_PKGS) libc6-dev valgrind
+DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
 .PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean
 
@@ -46,7 +45,7 @@ layers:
 
 # Install the Debian packages that are missing (needs root or sudo).
 deps:
-	@missing=""; for p in $(DEB_ALL); do \
+	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

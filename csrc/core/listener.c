@@ -69,11 +69,7 @@ static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
         maybe_free(ls);
         return;
     }
-    corio_waiter *w = ls->waiter;
-    if (w) {
-        ls->waiter = NULL;
-        w->wake(w);
-    }
+    corio_waiter_fire(&ls->waiter);
 }
 
 /* Create, configure, bind and listen; the fd or -errno. */

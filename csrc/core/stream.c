@@ -30,15 +30,6 @@ static void release(corio_handle *h)
     free(s);
 }
 
-static void wake(corio_waiter **slot)
-{
-    corio_waiter *w = *slot;
-    if (w) {
-        *slot = NULL;
-        w->wake(w);
-    }
-}
-
 /* Stop receiving while the reader lags too far behind. */
 static void apply_backpressure(corio_stream *s)
 {
@@ -66,7 +57,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
     }
     if (flags & CORIO_OPF_MORE)
         apply_backpressure(s);
-    wake(&s->reader);
+    corio_waiter_fire(&s->reader);
 }
 
 /* Drop the n bytes just sent from the front of the pending iovecs. */
@@ -109,7 +100,7 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
             s->werr = -ECANCELED;
     }
     s->flags &= ~CORIO_SF_WCANCEL;
-    wake(&s->writer);
+    corio_waiter_fire(&s->writer);
     maybe_free(s);
 }
 
@@ -124,7 +115,7 @@ static void conn_cb(corio_op *op, int res, const void *data, unsigned flags)
     op->cb = send_cb;
     free(s->heap);
     s->heap = NULL;
-    wake(&s->writer);
+    corio_waiter_fire(&s->writer);
     maybe_free(s);
 }
 

@@ -23,6 +23,17 @@ struct corio_waiter {
     void (*wake)(corio_waiter *w);
 };
 
+/* Wake the waiter registered in *slot, if any, and clear the slot first
+ * (the wake may register a new one). */
+static inline void corio_waiter_fire(corio_waiter **slot)
+{
+    corio_waiter *w = *slot;
+    if (w) {
+        *slot = NULL;
+        w->wake(w);
+    }
+}
+
 enum {
     CORIO_SF_EOF = 1,       /* peer finished sending */
     CORIO_SF_CLOSED = 2,    /* owner closed: free when ops are idle */

@@ -133,6 +133,5 @@ return {
   install = function(corio)
     corio.signal = new
     corio.getpid = core.getpid
-    corio.signal_open = nil   -- internal: copied by the facade's loop
   end,
 }
