@@ -8,8 +8,7 @@
 int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
 {
     *l = (corio_loop){0};
-    l->now_ns = corio_clock_ns();
-    corio_wheel_init(&l->wheel, l->now_ns / 1000000u);
+    corio_wheel_init(&l->wheel, corio_clock_ms());
     l->handles.next = l->handles.prev = &l->handles;
     return corio_backend_open(&l->be, force, why, whylen);
 }
@@ -78,9 +77,8 @@ void corio_loop_timer(corio_loop *l, corio_timer *t, uint64_t delay_ns)
 /* Fire the timers that are due at the current clock. */
 static void fire_timers(corio_loop *l)
 {
-    l->now_ns = corio_clock_ns();
     if (l->wheel.count)
-        corio_wheel_advance(&l->wheel, l->now_ns / 1000000u);
+        corio_wheel_advance(&l->wheel, corio_clock_ms());
 }
 
 size_t corio_loop_run_ready(corio_loop *l)

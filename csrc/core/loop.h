@@ -35,7 +35,6 @@ struct corio_loop {
     corio_wheel wheel;
     corio_task *rq_head, *rq_tail;
     size_t nready;
-    uint64_t now_ns;          /* clock read at the start of the last phase */
     unsigned since_reap;      /* resumes since the last backend reap */
     corio_run_fn run;
     void *run_ud;
