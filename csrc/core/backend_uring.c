@@ -8,10 +8,13 @@
  *    carry the low tag bit, ops being at least 8-byte aligned. An op has at
  *    most one request in the kernel at a time, so a re-armed op keeps its
  *    user_data and an ASYNC_CANCEL by user_data always finds the live one.
- *  - RECV reads into a provided-buffer ring (URING_NBUFS buffers of
- *    URING_BUFSZ bytes): a buffer is picked only when data arrives, so an
- *    idle connection holds none, and it goes back into the ring right after
- *    the owner's callback returns. -ENOBUFS (ring ran dry) never reaches the
+ *  - RECV reads into a provided-buffer ring: a buffer is picked only when
+ *    data arrives, so an idle connection holds none, and it goes back into
+ *    the ring right after the owner's callback returns. Where the kernel
+ *    consumes buffers incrementally (6.12+), a few large buffers are packed
+ *    with one receive after another, else every receive takes a whole
+ *    4 KiB buffer. The ring's memory is touched as it cycles, so its size
+ *    is the receive memory an idle server ends up holding. -ENOBUFS (ring ran dry) never reaches the
  *    owner: the op is parked on the pending list and re-armed at the end of
  *    the same wait(), once the batch's buffers are back; MORE stays set.
  *  - ACCEPT and RECV are multishot when the kernel can; when the kernel ends
@@ -40,12 +43,24 @@
 
 #define URING_SQ_ENTRIES 4096
 #define URING_CQ_ENTRIES (4 * URING_SQ_ENTRIES)
-/* 1024 x 4 KiB = 4 MiB of receive memory per loop: 4 KiB holds a typical
- * request in one buffer, and 1024 buffers cover 1024 connections whose data
- * lands in the same turn; beyond that recv re-arms after the batch. The
- * buffer ring cycles FIFO, so all of it gets touched: keep it modest. */
+/* Whole-buffer consumption: 1024 x 4 KiB = 4 MiB of receive memory per
+ * loop. 4 KiB holds a typical request, and 1024 buffers cover 1024
+ * connections whose data lands in the same turn; beyond that recv re-arms
+ * after the batch. */
 #define URING_NBUFS 1024
 #define URING_BUFSZ 4096
+/* Incremental consumption: 16 x 32 KiB = 512 KiB. Small receives are
+ * packed, so 1,000 connections each sending a 64-byte request in one turn
+ * take 64 KiB of it; a large receive still gets up to 32 KiB at once. */
+#define URING_INC_NBUFS 16
+#define URING_INC_BUFSZ (32 * 1024)
+/* Not in liburing 2.3's headers (kernel 6.12 uapi). */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1u << 4)
+#endif
 #define URING_BGID 0
 #define URING_BATCH 256
 #define URING_DESTROY_NS 1000000000LL
@@ -58,9 +73,11 @@ enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4, ST_PEND = 8 };
 /* Test hooks, read by corio_backend_uring_new, so the spec can cover the
  * fallbacks this kernel would not pick: force_singleshot uses single-shot
  * ACCEPT and RECV; setup_skip skips that many of setup_ring's flag sets
- * (1: COOP_TASKRUN, 2: SUBMIT_ALL only, 3: no flags). */
+ * (1: COOP_TASKRUN, 2: SUBMIT_ALL only, 3: no flags); no_incbuf keeps the
+ * whole-buffer ring. */
 int corio__uring_force_singleshot;
 int corio__uring_setup_skip;
+int corio__uring_no_incbuf;   /* whole-buffer ring even where INC works */
 
 typedef struct uring_backend {
     corio_backend base;
@@ -73,6 +90,8 @@ typedef struct uring_backend {
     uint8_t flag_ok;          /* IORING_SQ_TASKRUN tells when to enter */
     struct io_uring_buf_ring *br;
     char *bufs;
+    unsigned nbufs, bufsz;    /* buffer ring geometry */
+    uint32_t *boff;           /* incremental mode: bytes used of each buffer */
     unsigned br_add;          /* buffers added, not yet published */
     corio_op *pend, *pend_tail;  /* to re-arm or finish (via bnext) */
     struct msghdr *msgs;      /* SENDMSG headers, one per SQ slot */
@@ -94,8 +113,10 @@ static int fail(char *why, size_t len, const char *what, int err)
  * flush_bufs (one release store per batch rather than per buffer). */
 static void recycle(uring_backend *b, unsigned bid)
 {
-    io_uring_buf_ring_add(b->br, b->bufs + (size_t)bid * URING_BUFSZ, URING_BUFSZ,
-                          (unsigned short)bid, io_uring_buf_ring_mask(URING_NBUFS),
+    if (b->boff)
+        b->boff[bid] = 0;
+    io_uring_buf_ring_add(b->br, b->bufs + (size_t)bid * b->bufsz, b->bufsz,
+                          (unsigned short)bid, io_uring_buf_ring_mask(b->nbufs),
                           (int)b->br_add++);
 }
 
@@ -108,27 +129,82 @@ static void flush_bufs(uring_backend *b)
     }
 }
 
-/* Map the buffer ring and its buffers ourselves (liburing 2.3 has no
- * io_uring_setup_buf_ring), register them as group URING_BGID, fill. */
-static int setup_bufs(uring_backend *b, char *why, size_t len)
+/* Where the res bytes of a completion with flags cf are (NULL if it took
+ * no buffer). In incremental mode a buffer serves receives back to back:
+ * this one starts where the previous one using it ended. */
+static const char *buf_data(uring_backend *b, unsigned cf, int res)
 {
-    size_t rsz = URING_NBUFS * sizeof(struct io_uring_buf);
-    void *r = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!(cf & IORING_CQE_F_BUFFER))
+        return NULL;
+    unsigned bid = cf >> IORING_CQE_BUFFER_SHIFT;
+    char *p = b->bufs + (size_t)bid * b->bufsz;
+    if (b->boff) {
+        p += b->boff[bid];
+        if (res > 0)
+            b->boff[bid] += (uint32_t)res;
+    }
+    return p;
+}
+
+/* A completion's buffer is read: give it back unless the kernel goes on
+ * filling it (incremental mode, BUF_MORE). */
+static void buf_release(uring_backend *b, unsigned cf)
+{
+    if ((cf & IORING_CQE_F_BUFFER) && !(b->boff && (cf & IORING_CQE_F_BUF_MORE)))
+        recycle(b, cf >> IORING_CQE_BUFFER_SHIFT);
+}
+
+static void unmap_bufs(uring_backend *b)
+{
+    if (b->br)
+        munmap(b->br, b->nbufs * sizeof(struct io_uring_buf));
+    if (b->bufs)
+        munmap(b->bufs, (size_t)b->nbufs * b->bufsz);
+    free(b->boff);
+    b->br = NULL, b->bufs = NULL, b->boff = NULL;
+}
+
+/* Map a ring of n buffers of sz bytes ourselves (liburing 2.3 has no
+ * io_uring_setup_buf_ring) and register it as group URING_BGID with flags. */
+static int map_bufs(uring_backend *b, unsigned n, unsigned sz, unsigned flags)
+{
+    b->nbufs = n, b->bufsz = sz;
+    void *r = mmap(NULL, n * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
-        return fail(why, len, "mmap", -errno);
+        return -errno;
     b->br = r;
-    void *m = mmap(NULL, (size_t)URING_NBUFS * URING_BUFSZ, PROT_READ | PROT_WRITE,
+    void *m = mmap(NULL, (size_t)n * sz, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
-        return fail(why, len, "mmap", -errno);
+        return -errno;
     b->bufs = m;
-    struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)r, .ring_entries = URING_NBUFS,
-                                    .bgid = URING_BGID };
-    int rc = io_uring_register_buf_ring(&b->ring, &reg, 0);
+    /* liburing 2.3 calls the flags field "pad" */
+    struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)r, .ring_entries = n,
+                                    .bgid = URING_BGID, .pad = (uint16_t)flags };
+    return io_uring_register_buf_ring(&b->ring, &reg, 0);
+}
+
+/* Register the buffer ring: incremental where the kernel takes it (an
+ * older kernel rejects the flag with EINVAL), else whole buffers; fill it. */
+static int setup_bufs(uring_backend *b, char *why, size_t len)
+{
+    int rc = -EINVAL;
+    if (!corio__uring_no_incbuf) {
+        rc = map_bufs(b, URING_INC_NBUFS, URING_INC_BUFSZ, IOU_PBUF_RING_INC);
+        if (rc == 0 && !(b->boff = calloc(URING_INC_NBUFS, sizeof *b->boff))) {
+            io_uring_unregister_buf_ring(&b->ring, URING_BGID);
+            rc = -ENOMEM;
+        }
+        if (rc < 0)
+            unmap_bufs(b);
+    }
+    if (rc == -EINVAL && (rc = map_bufs(b, URING_NBUFS, URING_BUFSZ, 0)) < 0)
+        unmap_bufs(b);
     if (rc < 0)
         return fail(why, len, "io_uring_register_buf_ring", rc);
     io_uring_buf_ring_init(b->br);
-    for (unsigned i = 0; i < URING_NBUFS; i++)
+    for (unsigned i = 0; i < b->nbufs; i++)
         recycle(b, i);
     flush_bufs(b);
     return 0;
@@ -208,8 +284,8 @@ static int probe_drain(uring_backend *b)
             break;
         more |= (cqe->flags & IORING_CQE_F_MORE) != 0;
         done = !(cqe->flags & IORING_CQE_F_MORE);
-        if (cqe->flags & IORING_CQE_F_BUFFER)
-            recycle(b, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        buf_data(b, cqe->flags, cqe->res);
+        buf_release(b, cqe->flags);
         io_uring_cqe_seen(&b->ring, cqe);
     }
     flush_bufs(b);
@@ -400,10 +476,8 @@ static int run_pending(uring_backend *b)
  * the ring once the callback has returned. */
 static int on_recv(uring_backend *b, corio_op *op, int res, unsigned cf)
 {
-    const char *data = NULL;
+    const char *data = buf_data(b, cf, res);
     int n = 0;
-    if (cf & IORING_CQE_F_BUFFER)
-        data = b->bufs + (size_t)(cf >> IORING_CQE_BUFFER_SHIFT) * URING_BUFSZ;
     int live = !(op->bstate & ST_CANCEL);
     if (cf & IORING_CQE_F_MORE)
         n = more(op, res, data);
@@ -415,8 +489,7 @@ static int on_recv(uring_backend *b, corio_op *op, int res, unsigned cf)
     }
     else
         n = finish(op, res, data);
-    if (data)
-        recycle(b, cf >> IORING_CQE_BUFFER_SHIFT);
+    buf_release(b, cf);
     return n;
 }
 
@@ -644,10 +717,7 @@ static void free_backend(uring_backend *b)
             io_uring_unregister_buf_ring(&b->ring, URING_BGID);
         io_uring_queue_exit(&b->ring);
     }
-    if (b->br)
-        munmap(b->br, URING_NBUFS * sizeof(struct io_uring_buf));
-    if (b->bufs)
-        munmap(b->bufs, (size_t)URING_NBUFS * URING_BUFSZ);
+    unmap_bufs(b);
     if (b->efd >= 0)
         close(b->efd);
     free(b->msgs);
