@@ -113,6 +113,12 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
 /* The l_*_open functions register a metatable whose methods get the
  * runtime userdata (on the top of the stack) as upvalue 1. */
 
+/* alloc.c: install the slab allocator on L's state if it is wanted and
+ * safe (see alloc.c); whether it is active; bytes in its live blocks. */
+void l_alloc_install(lua_State *L);
+int l_alloc_active(lua_State *L);
+size_t l_alloc_slab_bytes(lua_State *L);
+
 /* task.c */
 void l_task_open(lua_State *L);
 l_task *l_task_new(lua_State *L, int fnidx, int nargs);  /* pushes it */

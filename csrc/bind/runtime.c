@@ -302,7 +302,11 @@ static int l_on_error(lua_State *L)
 static int l_stats(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, l_alloc_active(L) ? "slab" : "libc");
+    lua_setfield(L, -2, "allocator");
+    lua_pushinteger(L, (lua_Integer)l_alloc_slab_bytes(L));
+    lua_setfield(L, -2, "slab_bytes");
     lua_pushinteger(L, (lua_Integer)rt->nlive);
     lua_setfield(L, -2, "tasks");
     lua_pushinteger(L, (lua_Integer)rt->loop.nready);
@@ -385,6 +389,7 @@ static l_runtime *new_runtime(lua_State *L)
  * was cleared) gets the same one. */
 int luaopen_corio_core(lua_State *L)
 {
+    l_alloc_install(L);   /* first, so the runtime's own objects use it */
     if (lua_getfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY) != LUA_TUSERDATA) {
         lua_pop(L, 1);
         new_runtime(L);

@@ -1,0 +1,134 @@
+/* alloc.c: serve the Lua state's small objects from a corio slab.
+ *
+ * A parked task is a coroutine (lua_State, a 45-slot stack, CallInfos), a
+ * task userdata and a stream userdata: about ten small blocks, on which
+ * malloc's per-block header and 16-byte rounding add ~150 bytes per idle
+ * connection. The slab (core/slab.c) has no per-block header and recycles
+ * blocks by size class, which also makes spawning and channel traffic
+ * cheaper.
+ *
+ * The slab is installed with lua_setallocf when the module opens, wrapping
+ * the state's own allocator: blocks above CORIO_SLAB_MAX, blocks that
+ * existed before, and any request the slab cannot serve go to that
+ * allocator, told apart by address. It is installed only where the state
+ * uses a plain allocator (its userdata NULL, as luaL_newstate's is), so an
+ * embedder's accounting allocator keeps seeing every byte; CORIO_ALLOC=libc
+ * turns it off, and ASan builds leave it off so ASan sees every object.
+ *
+ * Lifetime: the slab lives as long as the state. The last block
+ * lua_close frees is the main thread's own (allocated before the slab):
+ * freeing it tears the slab down. Because lua_close unloads C modules
+ * before it frees the remaining objects, the module pins itself in memory
+ * (RTLD_NODELETE) before installing an allocator that lives in its code. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bind.h"
+#include "../core/slab.h"
+
+#define SLAB_RESERVE ((size_t)64 << 30)   /* address space only */
+
+typedef struct l_alloc {
+    lua_Alloc prev;           /* the state's allocator before ours */
+    void *prev_ud;
+    void *main_block;         /* the main thread's block: freed last */
+    corio_slab slab;
+} l_alloc;
+
+static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
+{
+    void *q = NULL;
+    if (nsize <= CORIO_SLAB_MAX)
+        q = corio_slab_alloc(&a->slab, nsize);
+    if (!q && !(q = a->prev(a->prev_ud, NULL, 0, nsize)))
+        return nsize <= osize ? p : NULL;   /* Lua: a shrink never fails */
+    memcpy(q, p, osize < nsize ? osize : nsize);
+    if (corio_slab_owns(&a->slab, p))
+        corio_slab_free(&a->slab, p, osize);
+    else
+        a->prev(a->prev_ud, p, osize, 0);
+    return q;
+}
+
+static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
+{
+    l_alloc *a = ud;
+    if (p && corio_slab_owns(&a->slab, p)) {
+        if (nsize == 0) {
+            corio_slab_free(&a->slab, p, osize);
+            return NULL;
+        }
+        if (nsize <= CORIO_SLAB_MAX && corio_slab_same_class(osize, nsize))
+            return p;
+        return slab_realloc(a, p, osize, nsize);
+    }
+    if (!p) {
+        void *q = nsize && nsize <= CORIO_SLAB_MAX ? corio_slab_alloc(&a->slab, nsize) : NULL;
+        return q ? q : a->prev(a->prev_ud, NULL, osize, nsize);
+    }
+    if (nsize == 0 || nsize > CORIO_SLAB_MAX || osize > CORIO_SLAB_MAX) {
+        void *prev_ud = a->prev_ud;
+        lua_Alloc prev = a->prev;
+        if (nsize == 0 && p == a->main_block) {   /* lua_close's last free */
+            corio_slab_destroy(&a->slab);
+            free(a);
+        }
+        return prev(prev_ud, p, osize, nsize);
+    }
+    return slab_realloc(a, p, osize, nsize);   /* an old small block moves in */
+}
+
+/* Keep this module's code mapped until the process exits. */
+static int pin_module(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)l_alloc_fn, &info) || !info.dli_fname)
+        return 0;
+    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+
+static int wanted(void)
+{
+    const char *e = getenv("CORIO_ALLOC");
+    if (e && *e)
+        return strcmp(e, "libc") != 0;
+#if defined(__SANITIZE_ADDRESS__)
+    return 0;
+#else
+    return 1;
+#endif
+}
+
+void l_alloc_install(lua_State *L)
+{
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    if (f == l_alloc_fn || ud || !wanted() || !pin_module())
+        return;
+    l_alloc *a = malloc(sizeof *a);
+    if (!a)
+        return;
+    if (corio_slab_init(&a->slab, SLAB_RESERVE) < 0) {
+        free(a);
+        return;
+    }
+    a->prev = f;
+    a->prev_ud = ud;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    a->main_block = (char *)lua_tothread(L, -1) - LUA_EXTRASPACE;
+    lua_pop(L, 1);
+    lua_setallocf(L, l_alloc_fn, a);
+}
+
+int l_alloc_active(lua_State *L)
+{
+    void *ud;
+    return lua_getallocf(L, &ud) == l_alloc_fn;
+}
+
+size_t l_alloc_slab_bytes(lua_State *L)
+{
+    void *ud;
+    return lua_getallocf(L, &ud) == l_alloc_fn ? ((l_alloc *)ud)->slab.live : 0;
+}
