@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "loop.h"
+#include "pool.h"
 #include "stream.h"
 #include "timer.h"
 #endif

@@ -23,6 +23,7 @@ void corio_loop_close(corio_loop *l)
         corio_loop_del_handle(h);
         h->release(h);
     }
+    corio_pool_drain(&l->wreqs);
 }
 
 void corio_loop_add_handle(corio_loop *l, corio_handle *h)

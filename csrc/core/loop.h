@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
+#include "pool.h"
 #include "timer.h"
 
 /* Resumes between two reaps of the backend while tasks stay ready, so I/O
@@ -39,13 +40,14 @@ struct corio_loop {
     corio_run_fn run;
     void *run_ud;
     corio_handle handles;     /* sentinel of a circular list */
+    corio_pool wreqs;         /* streams' write states (stream.c) */
 };
 
 /* Open a loop on a backend chosen by corio_backend_open(force). */
 int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen);
 
-/* Release the backend, then every handle still registered. Timers and
- * queued tasks are simply forgotten. */
+/* Release the backend, then every handle still registered, then the
+ * pools. Timers and queued tasks are simply forgotten. */
 void corio_loop_close(corio_loop *l);
 
 /* Register / unregister a handle for release at close. */

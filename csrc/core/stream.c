@@ -12,11 +12,32 @@ static corio_backend *be(corio_stream *s) { return s->loop->be; }
 /* Free the stream once it is closed and no op can call back any more. */
 static void maybe_free(corio_stream *s)
 {
-    if (!(s->flags & CORIO_SF_CLOSED) || corio_op_busy(&s->recv) ||
-        corio_op_busy(&s->send))
+    if (!(s->flags & CORIO_SF_CLOSED) || corio_op_busy(&s->recv) || s->w)
         return;
     corio_loop_del_handle(&s->h);
     s->h.release(&s->h);
+}
+
+/* A write state for s from the loop's pool, its op set up; or NULL. */
+static corio_wreq *wreq_take(corio_stream *s, int kind, corio_op_cb cb)
+{
+    corio_wreq *w = corio_pool_take(&s->loop->wreqs, sizeof *w);
+    if (w) {
+        w->op.kind = (uint8_t)kind;
+        w->op.fd = s->fd;
+        w->op.cb = cb;
+        w->op.owner = s;
+    }
+    return w;
+}
+
+/* The write or connect is over: its state goes back to the pool. */
+static void wreq_done(corio_stream *s)
+{
+    corio_wreq *w = s->w;
+    s->w = NULL;
+    free(w->heap);
+    corio_pool_give(&s->loop->wreqs, w);
 }
 
 /* Close the fd and free memory; no I/O (also used at loop close). */
@@ -26,7 +47,8 @@ static void release(corio_handle *h)
     if (s->fd >= 0)
         close(s->fd);
     corio_buf_free(&s->rbuf);
-    free(s->heap);
+    if (s->w)
+        wreq_done(s);
     free(s);
 }
 
@@ -61,70 +83,64 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
 }
 
 /* Drop the n bytes just sent from the front of the pending iovecs. */
-static void advance_iov(corio_stream *s, size_t n)
+static void advance_iov(corio_wreq *w, size_t n)
 {
-    while (s->wiovcnt && n >= s->wiov->iov_len) {
-        n -= s->wiov->iov_len;
-        s->wiov++;
-        s->wiovcnt--;
+    while (w->iovcnt && n >= w->iov->iov_len) {
+        n -= w->iov->iov_len;
+        w->iov++;
+        w->iovcnt--;
     }
-    if (s->wiovcnt) {
-        s->wiov->iov_base = (char *)s->wiov->iov_base + n;
-        s->wiov->iov_len -= n;
+    if (w->iovcnt) {
+        w->iov->iov_base = (char *)w->iov->iov_base + n;
+        w->iov->iov_len -= n;
     }
 }
 
-static int submit_send(corio_stream *s)
+static int submit_send(corio_stream *s, corio_wreq *w)
 {
-    s->send.u.send.iov = s->wiov;
-    s->send.u.send.iovcnt = s->wiovcnt > 1024 ? 1024 : s->wiovcnt; /* UIO_MAXIOV */;
-    return be(s)->vt->submit(be(s), &s->send);
+    w->op.u.send.iov = w->iov;
+    w->op.u.send.iovcnt = w->iovcnt > 1024 ? 1024 : w->iovcnt; /* UIO_MAXIOV */
+    return be(s)->vt->submit(be(s), &w->op);
+}
+
+/* The write or connect ended: wake the writer, maybe free the stream. */
+static void end_write(corio_stream *s)
+{
+    s->flags &= ~CORIO_SF_WCANCEL;
+    wreq_done(s);
+    corio_waiter_fire(&s->writer);
+    maybe_free(s);
 }
 
 /* SEND callback: resubmit the rest of a short send, else wake the writer. */
 static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_stream *s = op->owner;
+    corio_wreq *w = s->w;
     (void)data, (void)flags;
     if (res < 0) {
         s->werr = res;
     } else {
-        advance_iov(s, (size_t)res);
-        if (s->wiovcnt && !(s->flags & (CORIO_SF_CLOSED | CORIO_SF_WCANCEL))) {
-            int rc = res > 0 ? submit_send(s) : -EPIPE;
+        advance_iov(w, (size_t)res);
+        if (w->iovcnt && !(s->flags & (CORIO_SF_CLOSED | CORIO_SF_WCANCEL))) {
+            int rc = res > 0 ? submit_send(s, w) : -EPIPE;
             if (rc == 0)
                 return;
             s->werr = rc;
         }
-        if (s->wiovcnt && !s->werr)
+        if (w->iovcnt && !s->werr)
             s->werr = -ECANCELED;
     }
-    s->flags &= ~CORIO_SF_WCANCEL;
-    corio_waiter_fire(&s->writer);
-    maybe_free(s);
+    end_write(s);
 }
 
-/* CONNECT callback: the op becomes the stream's SEND op again. */
+/* CONNECT callback. */
 static void conn_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_stream *s = op->owner;
     (void)data, (void)flags;
     s->conn_res = res;
-    s->flags &= ~CORIO_SF_WCANCEL;
-    op->kind = CORIO_OP_SEND;
-    op->cb = send_cb;
-    free(s->heap);
-    s->heap = NULL;
-    corio_waiter_fire(&s->writer);
-    maybe_free(s);
-}
-
-static void init_op(corio_op *op, corio_stream *s, int kind, corio_op_cb cb)
-{
-    op->kind = (uint8_t)kind;
-    op->fd = s->fd;
-    op->cb = cb;
-    op->owner = s;
+    end_write(s);
 }
 
 int corio_stream_open(corio_loop *l, int fd, corio_stream **out)
@@ -135,8 +151,10 @@ int corio_stream_open(corio_loop *l, int fd, corio_stream **out)
     s->loop = l;
     s->fd = fd;
     s->h.release = release;
-    init_op(&s->recv, s, CORIO_OP_RECV, recv_cb);
-    init_op(&s->send, s, CORIO_OP_SEND, send_cb);
+    s->recv.kind = CORIO_OP_RECV;
+    s->recv.fd = fd;
+    s->recv.cb = recv_cb;
+    s->recv.owner = s;
     corio_loop_add_handle(l, &s->h);
     *out = s;
     return 0;
@@ -154,20 +172,23 @@ int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len
         return rc;
     }
     corio_stream *s = *out;
-    if (!(s->heap = malloc(len))) {
+    corio_wreq *wr = wreq_take(s, CORIO_OP_CONNECT, conn_cb);
+    if (!wr || !(wr->heap = malloc(len))) {
+        corio_pool_give(&l->wreqs, wr);
         s->conn_res = -ENOMEM;
         return 0;
     }
-    memcpy(s->heap, sa, len);
-    s->send.kind = CORIO_OP_CONNECT;
-    s->send.cb = conn_cb;
-    s->send.u.connect.addr = s->heap;
-    s->send.u.connect.len = len;
+    s->w = wr;
+    memcpy(wr->heap, sa, len);
+    wr->op.u.connect.addr = wr->heap;
+    wr->op.u.connect.len = len;
     s->conn_res = 1;
     s->writer = w;
-    rc = be(s)->vt->submit(be(s), &s->send);
-    if (rc < 0)
+    rc = be(s)->vt->submit(be(s), &wr->op);
+    if (rc < 0) {
         s->conn_res = rc, s->writer = NULL;
+        wreq_done(s);
+    }
     return 0;
 }
 
@@ -184,27 +205,33 @@ int corio_stream_want_read(corio_stream *s, corio_waiter *w)
 
 int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w)
 {
-    if (corio_op_busy(&s->send))
+    if (s->w)
         return -EBUSY;
-    free(s->heap);
-    s->heap = NULL;
-    s->wiov = s->wiov_small;
-    if (cnt > CORIO_STREAM_IOV && !(s->wiov = s->heap = malloc(sizeof *iov * (size_t)cnt)))
+    corio_wreq *wr = wreq_take(s, CORIO_OP_SEND, send_cb);
+    if (!wr)
         return -ENOMEM;
-    memcpy(s->wiov, iov, sizeof *iov * (size_t)cnt);
-    s->wiovcnt = cnt;
+    s->w = wr;
+    wr->iov = wr->small;
+    if (cnt > CORIO_STREAM_IOV && !(wr->iov = wr->heap = malloc(sizeof *iov * (size_t)cnt))) {
+        wreq_done(s);
+        return -ENOMEM;
+    }
+    memcpy(wr->iov, iov, sizeof *iov * (size_t)cnt);
+    wr->iovcnt = cnt;
     s->werr = 0;
-    int rc = submit_send(s);
+    int rc = submit_send(s, wr);
     if (rc == 0)
         s->writer = w;
+    else
+        wreq_done(s);
     return rc;
 }
 
 void corio_stream_cancel_write(corio_stream *s)
 {
-    if (corio_op_busy(&s->send)) {
+    if (s->w) {
         s->flags |= CORIO_SF_WCANCEL;
-        be(s)->vt->cancel(be(s), &s->send);
+        be(s)->vt->cancel(be(s), &s->w->op);
     }
 }
 

@@ -1,7 +1,9 @@
 /* stream.h: connected sockets and listeners over backend ops.
  *
  * A stream owns its fd, a read buffer fed by one multishot RECV armed on
- * demand, and one SEND and one CONNECT op. A waiter (the task waiting on
+ * demand, and, while a write or the connect runs, a write state (its SEND
+ * or CONNECT op and iovecs) taken from the loop's pool, so an idle stream
+ * is small. A waiter (the task waiting on
  * the stream) is woken whenever the state it waits on may have changed;
  * it then re-reads the stream's fields. Core objects are heap-allocated and
  * outlive their owner's handle until every op has had its final callback,
@@ -41,9 +43,18 @@ enum {
     CORIO_SF_WCANCEL = 8,   /* the current write was cancelled: no resubmit */
 };
 
-/* iovecs kept inline (most writes are one or two strings); more go to the
- * heap. Small on purpose: an idle connection should cost little. */
-#define CORIO_STREAM_IOV 2
+/* iovecs kept inline in a write state (most writes are one to four
+ * strings); more go to the heap. */
+#define CORIO_STREAM_IOV 4
+
+/* The state of the write (or the connect) in progress. */
+typedef struct corio_wreq {
+    corio_op op;               /* SEND, or CONNECT while connecting */
+    struct iovec *iov;         /* unsent part of the write */
+    int iovcnt;
+    struct iovec small[CORIO_STREAM_IOV];
+    void *heap;                /* big iovec array, or the connect address */
+} corio_wreq;
 
 typedef struct corio_stream {
     corio_handle h;            /* first: registered with the loop */
@@ -51,16 +62,12 @@ typedef struct corio_stream {
     int fd;
     unsigned flags;
     int rerr;                  /* -errno of a failed read (sticky) */
-    int werr;                  /* -errno of the last failed send */
+    int werr;                  /* -errno of the last failed write */
     int conn_res;              /* connect result: 1 pending, 0 ok, -errno */
     corio_buf rbuf;
     corio_op recv;
-    corio_op send;             /* also the CONNECT op while connecting */
     corio_waiter *reader, *writer;
-    struct iovec *wiov;        /* unsent part of the current write */
-    int wiovcnt;
-    struct iovec wiov_small[CORIO_STREAM_IOV];
-    void *heap;                /* big iovec array, or the connect address */
+    corio_wreq *w;             /* write in progress (until its final callback) */
 } corio_stream;
 
 typedef struct corio_listener {
@@ -87,8 +94,9 @@ int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len
  * woken on data, end of stream or error. */
 int corio_stream_want_read(corio_stream *s, corio_waiter *w);
 
-/* Send all of iov (pointers must stay valid until w is woken with
- * s->wiovcnt == 0 or s->werr set). Short sends are resubmitted. */
+/* Send all of iov (the bytes must stay valid until w is woken; then
+ * s->werr is 0 or -errno). Short sends are resubmitted. -EBUSY while
+ * another write runs. */
 int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w);
 
 /* Ask the kernel to stop the current SEND / CONNECT; the writer is woken
