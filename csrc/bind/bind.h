@@ -43,10 +43,9 @@ typedef void (*l_interrupt_fn)(l_task *t);
 struct l_task {
     corio_task q;             /* ready-queue entry */
     corio_waiter waiter;      /* handed to core objects */
-    corio_timer timer;        /* for sleep */
     l_runtime *rt;
     lua_State *co;            /* NULL once finished (results in user value 1) */
-    l_task *prev, *next;      /* runtime's list of live tasks */
+    struct l_sleep_timer *sleep;   /* the timer of corio.sleep, only while sleeping */
     l_task *joiners;          /* tasks waiting in join (via join_next) */
     l_task *join_next;
     l_deadline *deadlines;    /* innermost first */
@@ -55,7 +54,7 @@ struct l_task {
     int ref;                  /* registry ref while live, else LUA_NOREF */
     int nargs;                /* values on co's stack for the next resume */
     int nres;                 /* results on co's stack once finished */
-    int budget;
+    int16_t budget;
     uint8_t status, wait, interrupted, cancel_pending;
     uint8_t supervised, started, is_main;
     uint8_t has_aux;          /* it has a record in the runtime's aux table */
@@ -72,7 +71,8 @@ struct l_runtime {
     corio_loop loop;
     lua_State *from;          /* thread running run/step */
     l_task *current;
-    l_task live;              /* sentinel of the live-task list */
+    lua_Alloc alloc;          /* the state's allocator, for C-side records */
+    void *alloc_ud;
     size_t nlive, nio;        /* live tasks; tasks waiting on the reactor */
     int running;
     int on_error;             /* registry ref of the handler or LUA_NOREF */
@@ -87,6 +87,12 @@ struct l_runtime {
 
 /* runtime.c */
 l_runtime *l_rt(lua_State *L);                     /* upvalue 1 */
+/* Allocate (p NULL), resize or free (nsize 0) a C-side record with the
+ * state's allocator (the slab when it is on: no malloc header). */
+static inline void *l_mem(l_runtime *rt, void *p, size_t osize, size_t nsize)
+{
+    return rt->alloc(rt->alloc_ud, p, osize, nsize);
+}
 int l_fail(lua_State *L, int err);                 /* nil, message, code */
 int l_closed(lua_State *L, const char *what);      /* nil, "<what> is closed", "EBADF" */
 /* Seconds from Lua as a delay in ns, clamped to [0, 1e9 s] (NaN is 0). */
@@ -96,6 +102,9 @@ int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt);
 /* tostring of the value at idx that never raises (replaces it in place). */
 const char *l_safe_tostring(lua_State *L, int idx);
 void l_report(l_runtime *rt, lua_State *L, l_task *t);
+/* Call fn on every live task of rt: the tasks anchored in the registry
+ * (a rare path, so a scan beats keeping a list in every task). */
+void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t));
 void l_push_cancel_error(lua_State *L, l_runtime *rt);
 /* Register metatable mt whose methods get the runtime (stack top) as
  * upvalue 1, with __index pointing to itself. */
@@ -128,6 +137,7 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux tab
 int l_task_aux(lua_State *L, int idx, const char *key);
 void l_task_run(corio_loop *l, corio_task *q, void *ud);
 void l_task_wake(l_task *t);
+void l_task_forget_timer(l_task *t);   /* free a sleep timer (runtime closing) */
 void l_task_interrupt(l_task *t);
 int l_task_cancel(l_task *t);
 void l_task_push(lua_State *L, l_task *t);

@@ -75,6 +75,18 @@ void l_setclass(lua_State *L, int cls)
     lua_setmetatable(L, -2);
 }
 
+/* l_testclass for callers without the runtime upvalue (finalizers). */
+static void *testclass_rt(lua_State *L, l_runtime *rt, int idx, int cls)
+{
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->mt[cls]);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
 void *l_testclass(lua_State *L, int idx, int cls)
 {
     void *p = lua_touserdata(L, idx);
@@ -162,10 +174,26 @@ static int deadlocked(l_runtime *rt)
     return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
 }
 
+void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t))
+{
+    luaL_checkstack(L, 3, "corio");
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+        l_task *t = testclass_rt(L, rt, -1, CL_TASK);
+        if (t && t->rt == rt && t->ref != LUA_NOREF)
+            fn(t);
+        lua_pop(L, 1);
+    }
+}
+
+static void cancel_one(l_task *t)
+{
+    l_task_cancel(t);
+}
+
 static void cancel_all(l_runtime *rt)
 {
-    for (l_task *t = rt->live.next; t != &rt->live; t = t->next)
-        l_task_cancel(t);
+    l_each_live(rt->from, rt, cancel_one);
 }
 
 /* Run until every task has finished. Returns 0, -errno from the backend,
@@ -335,6 +363,7 @@ static int runtime_gc(lua_State *L)
     l_runtime *rt = lua_touserdata(L, 1);
     if (!rt->closed) {
         rt->closed = 1;
+        l_each_live(L, rt, l_task_forget_timer);   /* tasks left sleeping */
         corio_loop_close(&rt->loop);
     }
     return 0;
@@ -364,7 +393,7 @@ static l_runtime *new_runtime(lua_State *L)
     memset(rt, 0, sizeof *rt);
     rt->closed = 1;
     rt->on_error = LUA_NOREF;
-    rt->live.next = rt->live.prev = &rt->live;
+    rt->alloc = lua_getallocf(L, &rt->alloc_ud);
     luaL_newmetatable(L, RUNTIME_MT);
     lua_pushcfunction(L, runtime_gc);
     lua_setfield(L, -2, "__gc");

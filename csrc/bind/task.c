@@ -14,24 +14,12 @@ static const char *const status_names[] = {
 
 static int deadline_pop(lua_State *L, l_deadline *d);
 
-/* ---- live list and anchoring ---- */
-
-static void link_live(l_runtime *rt, l_task *t)
-{
-    t->next = rt->live.next;
-    t->prev = &rt->live;
-    t->next->prev = t;
-    rt->live.next = t;
-    rt->nlive++;
-}
-
-static void unlink_live(l_runtime *rt, l_task *t)
-{
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
-    t->next = t->prev = NULL;
-    rt->nlive--;
-}
+/* The timer of a task in corio.sleep, allocated only while it sleeps: an
+ * idle task (most of them wait on I/O) carries no timer. */
+typedef struct l_sleep_timer {
+    corio_timer tm;
+    l_task *task;
+} l_sleep_timer;
 
 void l_task_push(lua_State *L, l_task *t)
 {
@@ -56,9 +44,27 @@ static void waiter_wake(corio_waiter *w)
     l_task_wake(container_of(w, l_task, waiter));
 }
 
+/* Disarm and free the task's sleep timer, if any. */
+static void sleep_end(l_task *t)
+{
+    l_sleep_timer *sl = t->sleep;
+    if (sl) {
+        t->sleep = NULL;
+        corio_wheel_del(&t->rt->loop.wheel, &sl->tm);
+        l_mem(t->rt, sl, sizeof *sl, 0);
+    }
+}
+
+void l_task_forget_timer(l_task *t)
+{
+    sleep_end(t);
+}
+
 static void timer_fire(corio_timer *tm)
 {
-    l_task_wake(container_of(tm, l_task, timer));
+    l_task *t = container_of(tm, l_sleep_timer, tm)->task;
+    sleep_end(t);
+    l_task_wake(t);
 }
 
 void l_task_interrupt(l_task *t)
@@ -196,10 +202,9 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
     lua_xmove(L, co, nargs + 2);
     t->co = co, t->rt = rt, t->nargs = nargs + 1;
     t->waiter.wake = waiter_wake;
-    t->timer.cb = timer_fire;
     lua_pushvalue(L, -1);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    link_live(rt, t);
+    rt->nlive++;
     corio_loop_ready(&rt->loop, &t->q);
     return t;
 }
@@ -234,7 +239,7 @@ static void retire(lua_State *L, l_task *t, int status)
 {
     l_runtime *rt = t->rt;
     t->status = (uint8_t)status;
-    corio_wheel_del(&rt->loop.wheel, &t->timer);
+    sleep_end(t);
     while (t->deadlines)               /* none may fire on a finished task */
         deadline_pop(L, t->deadlines);
     int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
@@ -247,7 +252,7 @@ static void retire(lua_State *L, l_task *t, int status)
         j->join_next = NULL;
         l_task_wake(j);
     }
-    unlink_live(rt, t);
+    rt->nlive--;
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
 }
@@ -322,7 +327,7 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
         return;
     }
     lua_pop(t->co, nres);
-    if (t->wait == W_NONE && !t->q.queued)   /* a bare coroutine.yield() */
+    if (t->wait == W_NONE && !corio_task_queued(&t->q))   /* a bare coroutine.yield() */
         corio_loop_ready(&rt->loop, &t->q);
 }
 
@@ -432,7 +437,7 @@ static int l_yield_fn(lua_State *L)
 
 static void sleep_interrupt(l_task *t)
 {
-    corio_wheel_del(&t->rt->loop.wheel, &t->timer);
+    sleep_end(t);
     l_task_wake(t);
 }
 
@@ -442,7 +447,14 @@ static int l_sleep(lua_State *L)
     l_task *t = l_enter(L, "corio.sleep");
     if (!(s > 0))
         return l_yield(L, t, 0, yield_k);
-    corio_loop_timer(&t->rt->loop, &t->timer, l_seconds_ns(s));
+    l_sleep_timer *sl = l_mem(t->rt, NULL, 0, sizeof *sl);
+    if (!sl)
+        return luaL_error(L, "corio.sleep: out of memory");
+    memset(sl, 0, sizeof *sl);
+    sl->tm.cb = timer_fire;
+    sl->task = t;
+    t->sleep = sl;
+    corio_loop_timer(&t->rt->loop, &sl->tm, l_seconds_ns(s));
     return l_suspend(L, t, W_SLEEP, NULL, sleep_interrupt, 0, yield_k);
 }
 

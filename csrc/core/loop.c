@@ -43,10 +43,9 @@ void corio_loop_del_handle(corio_handle *h)
 
 void corio_loop_ready(corio_loop *l, corio_task *t)
 {
-    if (t->queued)
+    if (t->next)
         return;
-    t->queued = 1;
-    t->next = NULL;
+    t->next = (corio_task *)l;   /* end marker, never a task */
     if (l->rq_tail)
         l->rq_tail->next = t;
     else
@@ -59,11 +58,10 @@ void corio_loop_ready(corio_loop *l, corio_task *t)
 static corio_task *pop_ready(corio_loop *l)
 {
     corio_task *t = l->rq_head;
-    l->rq_head = t->next;
+    l->rq_head = t->next == (corio_task *)l ? NULL : t->next;
     if (!l->rq_head)
         l->rq_tail = NULL;
     t->next = NULL;
-    t->queued = 0;
     l->nready--;
     return t;
 }

@@ -16,9 +16,11 @@
 
 typedef struct corio_task corio_task;
 struct corio_task {
-    corio_task *next;   /* ready-queue link */
-    uint8_t queued;     /* 1 while in the ready queue */
+    corio_task *next;   /* ready-queue link; non-NULL exactly while queued
+                           (the tail points at its loop) */
 };
+
+static inline int corio_task_queued(const corio_task *t) { return t->next != NULL; }
 
 /* Anything the loop must free if it closes first: streams and listeners
  * whose ops had not finished. */

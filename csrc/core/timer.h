@@ -51,7 +51,7 @@ uint64_t corio_wheel_next(const corio_wheel *w);
 
 /* Move time forward to now_ms and call the callback of every timer whose
  * deadline is <= now_ms, earliest slots first. A callback may add or
- * delete timers (also itself); a timer added with a deadline <= now_ms
+ * delete timers (also itself, and it may free its own timer); a timer added with a deadline <= now_ms
  * from a callback fires in the same call. Returns the number fired. */
 size_t corio_wheel_advance(corio_wheel *w, uint64_t now_ms);
 
