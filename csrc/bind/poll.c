@@ -8,7 +8,7 @@
 /* The op lives in a userdata on the waiting coroutine's stack, so it stays
  * alive until its final callback even if the task is cancelled. */
 typedef struct l_poll {
-    corio_op op;
+    corio_poll_op pop;
     l_task *task;
 } l_poll;
 
@@ -24,7 +24,7 @@ static void poll_interrupt(l_task *t)
 {
     l_poll *p = t->wait_obj;
     corio_backend *be = t->rt->loop.be;
-    be->vt->cancel(be, &p->op);
+    be->vt->cancel(be, &p->pop.op);
 }
 
 /* ctx: stack index of the l_poll userdata. */
@@ -33,7 +33,7 @@ static int poll_k(lua_State *L, int status, lua_KContext ctx)
     l_poll *p = lua_touserdata(L, (int)ctx);
     (void)status;
     l_resumed(L, l_rt(L)->current);
-    int res = p->op.bres;
+    int res = p->pop.op.bres;
     if (res < 0)
         return l_fail(L, res);
     lua_pushfstring(L, "%s%s%s", (res & POLLIN) ? "r" : "", (res & POLLOUT) ? "w" : "",
@@ -54,11 +54,11 @@ static int l_poll_fd(lua_State *L)
     lua_settop(L, 2);
     l_poll *p = lua_newuserdatauv(L, sizeof *p, 0);
     memset(p, 0, sizeof *p);
-    p->op = (corio_op){.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb, .owner = p};
-    p->op.u.poll.events = events;
+    p->pop = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb, .owner = p},
+                             .events = events};
     p->task = t;
     corio_backend *be = t->rt->loop.be;
-    int rc = be->vt->submit(be, &p->op);
+    int rc = be->vt->submit(be, &p->pop.op);
     if (rc < 0)
         return l_fail(L, rc);
     return l_suspend(L, t, W_IO, p, poll_interrupt, 3, poll_k);

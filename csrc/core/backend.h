@@ -29,10 +29,11 @@ enum corio_op_kind {
     CORIO_OP_RECV,    /* multishot; res = bytes at data (valid during the cb only),
                          0 = end of stream (final), -errno (final). -ENOBUFS is
                          final too: the owner re-submits. */
-    CORIO_OP_SEND,    /* one-shot; u.send.iov/iovcnt; res = bytes sent (may be
+    CORIO_OP_SEND,    /* one-shot, a corio_send_op; res = bytes sent (may be
                          short) or -errno. MSG_NOSIGNAL always. */
-    CORIO_OP_CONNECT, /* one-shot; u.connect; res = 0 or -errno */
-    CORIO_OP_POLL,    /* one-shot; u.poll.events (POLLIN...); res = revents or -errno */
+    CORIO_OP_CONNECT, /* one-shot, a corio_connect_op; res = 0 or -errno */
+    CORIO_OP_POLL,    /* one-shot, a corio_poll_op (events: POLLIN...);
+                         res = revents or -errno */
 };
 
 #define CORIO_OPF_MORE 1u  /* in a callback's flags: more callbacks follow */
@@ -46,14 +47,28 @@ struct corio_op {
     int fd;
     corio_op_cb cb;
     void *owner;           /* for the owner's use */
-    union {
-        struct { const struct iovec *iov; int iovcnt; } send;
-        struct { const struct sockaddr *addr; socklen_t len; } connect;
-        struct { unsigned events; } poll;
-    } u;
     corio_op *bnext, *bprev;  /* backend-private links */
     int bres;                 /* backend-private */
 };
+
+/* Ops with parameters extend corio_op (as their first member), so a RECV
+ * or ACCEPT op, which an idle connection keeps armed, carries none. */
+typedef struct corio_send_op {      /* CORIO_OP_SEND */
+    corio_op op;
+    const struct iovec *iov;
+    int iovcnt;
+} corio_send_op;
+
+typedef struct corio_connect_op {   /* CORIO_OP_CONNECT */
+    corio_op op;
+    const struct sockaddr *addr;
+    socklen_t len;
+} corio_connect_op;
+
+typedef struct corio_poll_op {      /* CORIO_OP_POLL */
+    corio_op op;
+    unsigned events;
+} corio_poll_op;
 
 /* True while the op has a final callback still to come. */
 static inline int corio_op_busy(const corio_op *op) { return op->bstate != 0; }

@@ -103,7 +103,7 @@ static uint32_t op_mask(const corio_op *op)
     switch (op->kind) {
     case CORIO_OP_ACCEPT: case CORIO_OP_RECV: return EPOLLIN;
     case CORIO_OP_SEND: case CORIO_OP_CONNECT: return EPOLLOUT;
-    default: return op->u.poll.events & EP_POLL_BITS;
+    default: return ((corio_poll_op *)op)->events & EP_POLL_BITS;
     }
 }
 
@@ -260,7 +260,7 @@ static int fd_register(ep *e, int fd, uint32_t mask, int known)
 static int refused_result(const corio_op *op, int err)
 {
     if (err == -EPERM && op->kind == CORIO_OP_POLL)
-        return (int)(op->u.poll.events & (POLLIN | POLLOUT));
+        return (int)(((corio_poll_op *)op)->events & (POLLIN | POLLOUT));
     return err;
 }
 
@@ -315,8 +315,8 @@ static void flush(ep *e)
 /* sendmsg without SIGPIPE or blocking; bytes or -errno. */
 static int do_send(corio_op *op)
 {
-    struct msghdr mh = { .msg_iov = (struct iovec *)op->u.send.iov,
-                         .msg_iovlen = (size_t)op->u.send.iovcnt };
+    struct msghdr mh = { .msg_iov = (struct iovec *)((corio_send_op *)op)->iov,
+                         .msg_iovlen = (size_t)((corio_send_op *)op)->iovcnt };
     ssize_t n = sendmsg(op->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     return n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n);
 }
@@ -339,7 +339,7 @@ static void submit_send(ep *e, corio_op *op)
 static void submit_connect(ep *e, corio_op *op)
 {
     int res = 0;
-    if (connect(op->fd, op->u.connect.addr, op->u.connect.len) < 0)
+    if (connect(op->fd, ((corio_connect_op *)op)->addr, ((corio_connect_op *)op)->len) < 0)
         res = -errno;
     if (res == -EINPROGRESS || res == -EINTR)
         fd_push(e, op);

@@ -361,16 +361,16 @@ static void push_pending(uring_backend *b, corio_op *op)
  * MSG_WAITALL makes the kernel finish a partial stream send itself. */
 static void prep_send(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
 {
-    const struct iovec *iov = op->u.send.iov;
+    const struct iovec *iov = ((corio_send_op *)op)->iov;
     int flags = MSG_NOSIGNAL | MSG_WAITALL;
-    if (op->u.send.iovcnt == 1) {
+    if (((corio_send_op *)op)->iovcnt == 1) {
         io_uring_prep_send(sqe, op->fd, iov[0].iov_base, iov[0].iov_len, flags);
         return;
     }
     struct msghdr *m = &b->msgs[sqe - b->ring.sq.sqes];
     memset(m, 0, sizeof *m);
     m->msg_iov = (struct iovec *)iov;
-    m->msg_iovlen = (size_t)op->u.send.iovcnt;
+    m->msg_iovlen = (size_t)((corio_send_op *)op)->iovcnt;
     io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)flags);
 }
 
@@ -392,10 +392,10 @@ static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
         prep_send(b, sqe, op);
         break;
     case CORIO_OP_CONNECT:
-        io_uring_prep_connect(sqe, op->fd, op->u.connect.addr, op->u.connect.len);
+        io_uring_prep_connect(sqe, op->fd, ((corio_connect_op *)op)->addr, ((corio_connect_op *)op)->len);
         break;
     default:
-        io_uring_prep_poll_add(sqe, op->fd, op->u.poll.events);
+        io_uring_prep_poll_add(sqe, op->fd, ((corio_poll_op *)op)->events);
         break;
     }
 }

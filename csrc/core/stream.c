@@ -23,10 +23,10 @@ static corio_wreq *wreq_take(corio_stream *s, int kind, corio_op_cb cb)
 {
     corio_wreq *w = corio_pool_take(&s->loop->wreqs, sizeof *w);
     if (w) {
-        w->op.kind = (uint8_t)kind;
-        w->op.fd = s->fd;
-        w->op.cb = cb;
-        w->op.owner = s;
+        w->o.op.kind = (uint8_t)kind;
+        w->o.op.fd = s->fd;
+        w->o.op.cb = cb;
+        w->o.op.owner = s;
     }
     return w;
 }
@@ -98,9 +98,9 @@ static void advance_iov(corio_wreq *w, size_t n)
 
 static int submit_send(corio_stream *s, corio_wreq *w)
 {
-    w->op.u.send.iov = w->iov;
-    w->op.u.send.iovcnt = w->iovcnt > 1024 ? 1024 : w->iovcnt; /* UIO_MAXIOV */
-    return be(s)->vt->submit(be(s), &w->op);
+    w->o.send.iov = w->iov;
+    w->o.send.iovcnt = w->iovcnt > 1024 ? 1024 : w->iovcnt; /* UIO_MAXIOV */
+    return be(s)->vt->submit(be(s), &w->o.op);
 }
 
 /* The write or connect ended: wake the writer, maybe free the stream. */
@@ -180,11 +180,11 @@ int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len
     }
     s->w = wr;
     memcpy(wr->heap, sa, len);
-    wr->op.u.connect.addr = wr->heap;
-    wr->op.u.connect.len = len;
+    wr->o.conn.addr = wr->heap;
+    wr->o.conn.len = len;
     s->conn_res = 1;
     s->writer = w;
-    rc = be(s)->vt->submit(be(s), &wr->op);
+    rc = be(s)->vt->submit(be(s), &wr->o.op);
     if (rc < 0) {
         s->conn_res = rc, s->writer = NULL;
         wreq_done(s);
@@ -231,7 +231,7 @@ void corio_stream_cancel_write(corio_stream *s)
 {
     if (s->w) {
         s->flags |= CORIO_SF_WCANCEL;
-        be(s)->vt->cancel(be(s), &s->w->op);
+        be(s)->vt->cancel(be(s), &s->w->o.op);
     }
 }
 

@@ -49,7 +49,11 @@ enum {
 
 /* The state of the write (or the connect) in progress. */
 typedef struct corio_wreq {
-    corio_op op;               /* SEND, or CONNECT while connecting */
+    union {
+        corio_op op;
+        corio_send_op send;
+        corio_connect_op conn;
+    } o;                       /* SEND, or CONNECT while connecting */
     struct iovec *iov;         /* unsent part of the write */
     int iovcnt;
     struct iovec small[CORIO_STREAM_IOV];

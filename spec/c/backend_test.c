@@ -40,7 +40,12 @@ static void check(int ok, int line, const char *what)
 /* ---- a recording op ----------------------------------------------------- */
 
 typedef struct rec {
-    corio_op op;
+    union {
+        corio_op op;
+        corio_send_op send;
+        corio_connect_op conn;
+        corio_poll_op poll;
+    };
     corio_backend *b;
     int armed;        /* a final callback is owed */
     int cancelled;    /* we asked for cancel: no resubmit on ENOBUFS */
@@ -311,8 +316,8 @@ static void test_connect(corio_backend *b)
     int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     rec r;
     rec_init(&r, b, CORIO_OP_CONNECT, s);
-    r.op.u.connect.addr = (const struct sockaddr *)&sa;
-    r.op.u.connect.len = sizeof sa;
+    r.conn.addr = (const struct sockaddr *)&sa;
+    r.conn.len = sizeof sa;
     CHECK(rec_submit(&r) == 0);
     RUN_UNTIL(b, r.finals, 2000);
     settle(b);
@@ -325,8 +330,8 @@ static void test_connect(corio_backend *b)
     close(l);   /* nothing listens on sa any more */
     s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     rec_init(&r, b, CORIO_OP_CONNECT, s);
-    r.op.u.connect.addr = (const struct sockaddr *)&sa;
-    r.op.u.connect.len = sizeof sa;
+    r.conn.addr = (const struct sockaddr *)&sa;
+    r.conn.len = sizeof sa;
     CHECK(rec_submit(&r) == 0);
     RUN_UNTIL(b, r.finals, 2000);
     settle(b);
@@ -390,8 +395,8 @@ static void test_send_iov(corio_backend *b)
     struct iovec iov[4] = { { "abc", 3 }, { "", 0 }, { "defgh", 5 }, { "ij", 2 } };
     rec r;
     rec_init(&r, b, CORIO_OP_SEND, a);
-    r.op.u.send.iov = iov;
-    r.op.u.send.iovcnt = 4;
+    r.send.iov = iov;
+    r.send.iovcnt = 4;
     CHECK(rec_submit(&r) == 0);
     RUN_UNTIL(b, r.finals, 2000);
     settle(b);
@@ -403,7 +408,12 @@ static void test_send_iov(corio_backend *b)
 
 /* A sender that re-submits its op from its own callback until done. */
 typedef struct sender {
-    corio_op op;
+    union {
+        corio_op op;
+        corio_send_op send;
+        corio_connect_op conn;
+        corio_poll_op poll;
+    };
     corio_backend *b;
     const char *buf;
     size_t off, len;
@@ -449,8 +459,8 @@ static void sender_start(sender *s, corio_backend *b, int fd, const char *buf, s
     s->op.fd = fd;
     s->op.cb = sender_cb;
     s->op.owner = s;
-    s->op.u.send.iov = &s->iov;
-    s->op.u.send.iovcnt = 1;
+    s->send.iov = &s->iov;
+    s->send.iovcnt = 1;
     sender_go(s);
 }
 
@@ -498,7 +508,7 @@ static void test_poll_pipe(corio_backend *b)
     CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
     rec r, w;
     rec_init(&r, b, CORIO_OP_POLL, p[0]);
-    r.op.u.poll.events = POLLIN;
+    r.poll.events = POLLIN;
     CHECK(rec_submit(&r) == 0);
     settle(b);
     CHECK(r.finals == 0);
@@ -506,14 +516,14 @@ static void test_poll_pipe(corio_backend *b)
     RUN_UNTIL(b, r.finals, 2000);
     CHECK(r.finals == 1 && r.res > 0 && (r.res & POLLIN));
     rec_init(&w, b, CORIO_OP_POLL, p[1]);
-    w.op.u.poll.events = POLLOUT;
+    w.poll.events = POLLOUT;
     CHECK(rec_submit(&w) == 0);
     RUN_UNTIL(b, w.finals, 2000);
     CHECK(w.finals == 1 && w.res > 0 && (w.res & POLLOUT));
     CHECK(read(p[0], &ch, 1) == 1);
     close(p[1]);
     rec_init(&r, b, CORIO_OP_POLL, p[0]);
-    r.op.u.poll.events = POLLIN;
+    r.poll.events = POLLIN;
     CHECK(rec_submit(&r) == 0);
     RUN_UNTIL(b, r.finals, 2000);
     settle(b);
@@ -528,7 +538,7 @@ static void test_poll_file(corio_backend *b)
     FILE *f = tmpfile();
     rec r;
     rec_init(&r, b, CORIO_OP_POLL, fileno(f));
-    r.op.u.poll.events = POLLIN;
+    r.poll.events = POLLIN;
     CHECK(rec_submit(&r) == 0);
     RUN_UNTIL(b, r.finals, 2000);
     settle(b);
@@ -565,7 +575,7 @@ static void test_cancel(corio_backend *b)
         rec_init(&r, b, CORIO_OP_ACCEPT, l);
         cancel_one(b, &r, turn);
         rec_init(&r, b, CORIO_OP_POLL, p[0]);
-        r.op.u.poll.events = POLLIN;
+        r.poll.events = POLLIN;
         cancel_one(b, &r, turn);
     }
     g_test = "cancel_idle";
@@ -642,8 +652,8 @@ static void test_pollfd(corio_backend *b)
     struct iovec iov = { "pong", 4 };
     rec s;
     rec_init(&s, b, CORIO_OP_SEND, a);
-    s.op.u.send.iov = &iov;
-    s.op.u.send.iovcnt = 1;
+    s.send.iov = &iov;
+    s.send.iovcnt = 1;
     CHECK(rec_submit(&s) == 0);
     CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN));
     RUN_UNTIL(b, s.finals, 1000);
@@ -706,7 +716,7 @@ static void test_resubmit_in_cb(corio_backend *b)
     rec r;
     rec_init(&r, b, CORIO_OP_POLL, p[1]);
     r.op.cb = repoll_cb;
-    r.op.u.poll.events = POLLOUT;
+    r.poll.events = POLLOUT;
     CHECK(rec_submit(&r) == 0);
     for (int i = 0; i < 5; i++)
         wait_ms(b, 10);
@@ -730,7 +740,7 @@ static void test_wait_forever_pending(corio_backend *b)
     CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
     rec r;
     rec_init(&r, b, CORIO_OP_POLL, p[0]);
-    r.op.u.poll.events = POLLIN;
+    r.poll.events = POLLIN;
     CHECK(rec_submit(&r) == 0);
     rec_cancel(&r);
     uint64_t t0 = corio_clock_ns();
@@ -787,10 +797,10 @@ static void test_destroy_inflight(void)
     rec_init(&r[0], b, CORIO_OP_ACCEPT, l);
     rec_init(&r[1], b, CORIO_OP_RECV, a);
     rec_init(&r[2], b, CORIO_OP_SEND, c);
-    r[2].op.u.send.iov = &iov;
-    r[2].op.u.send.iovcnt = 1;
+    r[2].send.iov = &iov;
+    r[2].send.iovcnt = 1;
     rec_init(&r[3], b, CORIO_OP_POLL, p[0]);
-    r[3].op.u.poll.events = POLLIN;
+    r[3].poll.events = POLLIN;
     rec_init(&r[4], b, CORIO_OP_RECV, c);
     for (int i = 0; i < 5; i++)
         CHECK(rec_submit(&r[i]) == 0);

@@ -41,7 +41,12 @@ static corio_backend *B;
 /* ---- a recording op -------------------------------------------------------- */
 
 typedef struct top {
-    corio_op op;
+    union {
+        corio_op op;
+        corio_send_op send;
+        corio_connect_op conn;
+        corio_poll_op poll;
+    };
     int ncb, nmore, nfinal, res, bad_after_final;
     unsigned flags;
     char *data;                /* RECV bytes appended here */
@@ -107,8 +112,8 @@ static void send_next(top *t)
     size_t half = chunk / 2;
     t->iov[0] = (struct iovec){ (void *)(t->src + t->sent), half };
     t->iov[1] = (struct iovec){ (void *)(t->src + t->sent + half), chunk - half };
-    t->op.u.send.iov = t->iov;
-    t->op.u.send.iovcnt = half ? 2 : 1;
+    t->send.iov = t->iov;
+    t->send.iovcnt = half ? 2 : 1;
     if (!half)
         t->iov[0] = t->iov[1];
     B->vt->submit(B, &t->op);
@@ -430,8 +435,8 @@ static void test_send_iov(void)
     struct iovec iov[3] = { { "abc", 3 }, { "", 0 }, { "defgh", 5 } };
     top t;
     top_init(&t, CORIO_OP_SEND, a, cb_plain);
-    t.op.u.send.iov = iov;
-    t.op.u.send.iovcnt = 3;
+    t.send.iov = iov;
+    t.send.iovcnt = 3;
     CHECK(B->vt->submit(B, &t.op) == 0);
     CHECK(run_final(&t, 1000));
     CHECK(t.res == 8 && t.ncb == 1);
@@ -445,8 +450,8 @@ static void test_send_iov(void)
     int fails = 0;
     for (int i = 0; i < 50 && !fails; i++) {
         top_init(&t, CORIO_OP_SEND, a, cb_plain);
-        t.op.u.send.iov = iov;
-        t.op.u.send.iovcnt = 1;
+        t.send.iov = iov;
+        t.send.iovcnt = 1;
         B->vt->submit(B, &t.op);
         run_final(&t, 1000);
         fails = t.res < 0;
@@ -463,16 +468,16 @@ static void test_connect(void)
     int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     top t;
     top_init(&t, CORIO_OP_CONNECT, s, cb_plain);
-    t.op.u.connect.addr = (struct sockaddr *)&sa;
-    t.op.u.connect.len = sizeof sa;
+    t.conn.addr = (struct sockaddr *)&sa;
+    t.conn.len = sizeof sa;
     CHECK(B->vt->submit(B, &t.op) == 0);
     CHECK(run_final(&t, 1000) && t.res == 0);
     close(s);
     close(l); /* the port is now closed */
     s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     top_init(&t, CORIO_OP_CONNECT, s, cb_plain);
-    t.op.u.connect.addr = (struct sockaddr *)&sa;
-    t.op.u.connect.len = sizeof sa;
+    t.conn.addr = (struct sockaddr *)&sa;
+    t.conn.len = sizeof sa;
     B->vt->submit(B, &t.op);
     CHECK(run_final(&t, 1000) && t.res == -ECONNREFUSED);
     close(s);
@@ -485,7 +490,7 @@ static void test_poll(void)
     CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
     top t;
     top_init(&t, CORIO_OP_POLL, p[0], cb_plain);
-    t.op.u.poll.events = POLLIN;
+    t.poll.events = POLLIN;
     B->vt->submit(B, &t.op);
     B->vt->wait(B, 0);
     B->vt->wait(B, 10000000);
@@ -582,7 +587,7 @@ static void test_resubmit_in_cb(void)
     CHECK(write(p[1], "x", 1) == 1);
     top t;
     top_init(&t, CORIO_OP_POLL, p[0], cb_poll_resubmit);
-    t.op.u.poll.events = POLLIN;
+    t.poll.events = POLLIN;
     resub_count = 0;
     B->vt->submit(B, &t.op);
     uint64_t end = corio_clock_ns() + 1000000000u;
@@ -635,7 +640,7 @@ static void test_pollfd(void)
     B->vt->wait(B, 0);
     top t;
     top_init(&t, CORIO_OP_POLL, p[0], cb_plain);
-    t.op.u.poll.events = POLLIN;
+    t.poll.events = POLLIN;
     B->vt->submit(B, &t.op);
     struct pollfd pf = { efd, POLLIN, 0 };
     CHECK(poll(&pf, 1, 0) == 1); /* kicked: a submission to flush */
@@ -671,24 +676,27 @@ static void test_destroy_inflight(void)
     CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
     int big = 1 << 22;
     char *junk = calloc(1, (size_t)big);
-    corio_op *ops = calloc(5, sizeof *ops);
+    /* one record big enough for any op kind, so the op memory is freed
+     * right after destroy() as one block per op */
+    union anyop { corio_op op; corio_send_op send; corio_poll_op poll; } *u = calloc(5, sizeof *u);
+    corio_op *ops[5];
     struct iovec iov = { junk, (size_t)big };
     for (int i = 0; i < 5; i++)
-        ops[i].cb = cb_count;
-    ops[0].kind = CORIO_OP_ACCEPT, ops[0].fd = l;
-    ops[1].kind = CORIO_OP_RECV, ops[1].fd = a;
-    ops[2].kind = CORIO_OP_POLL, ops[2].fd = p[0], ops[2].u.poll.events = POLLIN;
-    ops[3].kind = CORIO_OP_SEND, ops[3].fd = c, ops[3].u.send.iov = &iov, ops[3].u.send.iovcnt = 1;
-    ops[4].kind = CORIO_OP_RECV, ops[4].fd = c; /* submitted, never flushed */
+        ops[i] = &u[i].op, ops[i]->cb = cb_count;
+    ops[0]->kind = CORIO_OP_ACCEPT, ops[0]->fd = l;
+    ops[1]->kind = CORIO_OP_RECV, ops[1]->fd = a;
+    ops[2]->kind = CORIO_OP_POLL, ops[2]->fd = p[0], u[2].poll.events = POLLIN;
+    ops[3]->kind = CORIO_OP_SEND, ops[3]->fd = c, u[3].send.iov = &iov, u[3].send.iovcnt = 1;
+    ops[4]->kind = CORIO_OP_RECV, ops[4]->fd = c; /* submitted, never flushed */
     for (int i = 0; i < 4; i++)
-        CHECK(B->vt->submit(B, &ops[i]) == 0);
+        CHECK(B->vt->submit(B, ops[i]) == 0);
     B->vt->wait(B, 0);
-    CHECK(B->vt->submit(B, &ops[4]) == 0);
-    B->vt->cancel(B, &ops[2]);
+    CHECK(B->vt->submit(B, ops[4]) == 0);
+    B->vt->cancel(B, ops[2]);
     destroy_cbs = 0; /* the RECV may have seen data above */
     B->vt->destroy(B);
     CHECK(destroy_cbs == 0);
-    free(ops);
+    free(u);
     free(junk);
     close(l), close(a), close(c), close(p[0]), close(p[1]);
     B = b2;
