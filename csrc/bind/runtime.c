@@ -363,6 +363,7 @@ static int runtime_gc(lua_State *L)
     l_runtime *rt = lua_touserdata(L, 1);
     if (!rt->closed) {
         rt->closed = 1;
+        rt->from = L;   /* closing releases streams, which unref from it */
         l_each_live(L, rt, l_task_forget_timer);   /* tasks left sleeping */
         corio_loop_close(&rt->loop);
     }

@@ -13,10 +13,38 @@
 #define DEFAULT_LINE 65536
 #define WRITE_IOV 16
 
+/* The core stream lives inside the userdata (one block per connection).
+ * Closing it with ops still in flight leaves the core using that memory
+ * until their final callbacks, so the userdata is then held by a registry
+ * ref (also when it was closed by __gc: it is resurrected until then). */
 typedef struct l_stream {
-    corio_stream *s;      /* NULL once closed */
-    l_task *reader, *writer;
+    corio_stream cs;
+    int anchor;           /* registry ref while closed but still in use */
+    uint8_t open;         /* cs set up and not closed */
+    uint8_t live;         /* cs set up and not yet released by the loop */
+    uint8_t reading;      /* a task is inside a read, suspended or woken */
+    uint8_t writing;      /* a task is inside a write or the connect */
 } l_stream;
+
+/* The open core stream, or NULL once closed. */
+static corio_stream *core(l_stream *st)
+{
+    return st->open ? &st->cs : NULL;
+}
+
+/* The loop is done with the core stream (closed and idle, or the loop is
+ * closing): free its fd and buffers, let go of the userdata. */
+static void stream_release(corio_handle *h)
+{
+    l_stream *st = container_of(h, l_stream, cs.h);
+    l_runtime *rt = container_of(st->cs.loop, l_runtime, loop);
+    corio_stream_dispose(&st->cs);
+    st->open = st->live = 0;
+    if (st->anchor != LUA_NOREF) {
+        luaL_unref(rt->from, LUA_REGISTRYINDEX, st->anchor);
+        st->anchor = LUA_NOREF;
+    }
+}
 
 static l_stream *check_stream(lua_State *L)
 {
@@ -27,7 +55,7 @@ static l_stream *check_stream(lua_State *L)
 static l_stream *check_open(lua_State *L, const char *fname)
 {
     l_stream *st = check_stream(L);
-    if (!st->s)
+    if (!st->open)
         luaL_error(L, "%s: stream is closed", fname);
     return st;
 }
@@ -37,31 +65,36 @@ static int closed_fail(lua_State *L)
     return l_closed(L, "stream");
 }
 
-/* Close without raising: wakes a task blocked in a read (it then returns
- * "stream is closed"); a writer wakes when the kernel lets go of its data. */
-static void stream_close(l_stream *st)
+/* Close the stream at idx without raising: wakes a task blocked in a read
+ * (it then returns "stream is closed"); a writer wakes when the kernel
+ * lets go of its data. */
+static void stream_close(lua_State *L, int idx, l_stream *st)
 {
-    if (!st->s)
+    if (!st->open)
         return;
-    l_task *r = st->reader;
-    st->reader = NULL;
-    corio_stream_close(st->s);
-    st->s = NULL;
+    corio_waiter *r = st->cs.reader;
+    st->open = 0;
+    corio_stream_close(&st->cs);
+    if (st->live) {   /* ops still to finish: hold the memory */
+        lua_pushvalue(L, idx);
+        st->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     if (r)
-        l_task_wake(r);
+        l_task_wake(container_of(r, l_task, waiter));
 }
 
+/* Push a new stream userdata, set up on fd, or closed when fd < 0. */
 int l_stream_push(lua_State *L, l_runtime *rt, int fd)
 {
     l_stream *st = lua_newuserdatauv(L, sizeof *st, 0);
     memset(st, 0, sizeof *st);
+    st->anchor = LUA_NOREF;
     l_setclass(L, CL_STREAM);
-    if (fd < 0)
-        return 0;
-    int rc = corio_stream_open(&rt->loop, fd, &st->s);
-    if (rc < 0)
-        close(fd);
-    return rc;
+    if (fd >= 0) {
+        corio_stream_init(&st->cs, &rt->loop, fd, stream_release);
+        st->open = st->live = 1;
+    }
+    return 0;
 }
 
 /* ---- reading ---- */
@@ -69,9 +102,9 @@ int l_stream_push(lua_State *L, l_runtime *rt, int fd)
 static void read_interrupt(l_task *t)
 {
     l_stream *st = t->wait_obj;
-    st->reader = NULL;
-    if (st->s)
-        st->s->reader = NULL;
+    st->reading = 0;
+    if (st->open)
+        st->cs.reader = NULL;
     l_task_wake(t);
 }
 
@@ -80,13 +113,13 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
                      lua_KFunction k)
 {
     l_task *t = l_task_current(L, fname);
-    if (st->reader && st->reader != t)
+    if (st->reading)
         return luaL_error(L, "%s: another task is reading this stream", fname);
     l_check(L, t);   /* a cancel or deadline that came after the wake */
-    int rc = corio_stream_want_read(st->s, &t->waiter);
+    int rc = corio_stream_want_read(&st->cs, &t->waiter);
     if (rc < 0)
         return l_fail(L, rc);
-    st->reader = t;
+    st->reading = 1;
     return l_suspend(L, t, W_IO, st, read_interrupt, ctx, k);
 }
 
@@ -95,13 +128,11 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
 static corio_stream *reading(lua_State *L, int status)
 {
     l_stream *st = lua_touserdata(L, 1);
-    if (status == LUA_YIELD) {
-        l_task *t = l_rt(L)->current;
-        if (st->reader == t)
-            st->reader = NULL;
-        l_resumed(L, t);
+    if (status == LUA_YIELD) {   /* this task was the one reading */
+        st->reading = 0;
+        l_resumed(L, l_rt(L)->current);
     }
-    return st->s;
+    return core(st);
 }
 
 /* Move up to n buffered bytes into a Lua string. */
@@ -146,7 +177,7 @@ static int start_read(lua_State *L, const char *fname, lua_KContext ctx, lua_KFu
 {
     l_task *t = l_enter(L, fname);
     l_stream *st = lua_touserdata(L, 1);
-    if (st->reader && st->reader != t)
+    if (st->reading)
         return luaL_error(L, "%s: another task is reading this stream", fname);
     if (l_budget_spent(t))
         return l_yield(L, t, ctx, k);
@@ -255,8 +286,8 @@ static int l_stream_readline(lua_State *L)
 static void write_interrupt(l_task *t)
 {
     l_stream *st = t->wait_obj;
-    if (st->s)
-        corio_stream_cancel_write(st->s);
+    if (st->open)
+        corio_stream_cancel_write(&st->cs);
 }
 
 static int write_k(lua_State *L, int status, lua_KContext ctx)
@@ -264,12 +295,12 @@ static int write_k(lua_State *L, int status, lua_KContext ctx)
     l_stream *st = lua_touserdata(L, 1);
     l_task *t = l_rt(L)->current;
     (void)status, (void)ctx;
-    st->writer = NULL;
+    st->writing = 0;
     l_resumed(L, t);
-    if (!st->s)
+    if (!st->open)
         return closed_fail(L);
-    if (st->s->werr)
-        return l_fail(L, st->s->werr);
+    if (st->cs.werr)
+        return l_fail(L, st->cs.werr);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -301,16 +332,16 @@ static int l_stream_write(lua_State *L)
     int cnt;
     struct iovec *iov = gather(L, small, &cnt);
     l_task *t = l_enter(L, "stream:write");
-    if (st->writer)
+    if (st->writing)
         return luaL_error(L, "stream:write: another task is writing this stream");
     if (cnt == 0) {
         lua_pushboolean(L, 1);
         return 1;
     }
-    int rc = corio_stream_write(st->s, iov, cnt, &t->waiter);
+    int rc = corio_stream_write(&st->cs, iov, cnt, &t->waiter);
     if (rc < 0)
         return l_fail(L, rc);
-    st->writer = t;
+    st->writing = 1;
     return l_suspend(L, t, W_IO, st, write_interrupt, 0, write_k);
 }
 
@@ -319,7 +350,7 @@ static int l_stream_write(lua_State *L)
 static int l_stream_shutdown(lua_State *L)
 {
     l_stream *st = check_open(L, "stream:shutdown");
-    int rc = corio_stream_shutdown(st->s);
+    int rc = corio_stream_shutdown(&st->cs);
     if (rc < 0)
         return l_fail(L, rc);
     lua_pushboolean(L, 1);
@@ -330,16 +361,16 @@ static int l_stream_shutdown(lua_State *L)
 static int l_stream_close(lua_State *L)
 {
     l_stream *st = check_stream(L);
-    if (!st->s)
+    if (!st->open)
         return closed_fail(L);
-    stream_close(st);
+    stream_close(L, 1, st);
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int l_stream_gc(lua_State *L)
 {
-    stream_close(check_stream(L));
+    stream_close(L, 1, check_stream(L));
     return 0;
 }
 
@@ -358,12 +389,12 @@ int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, soc
 
 static int l_stream_peer(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "stream:peer")->s->fd, getpeername);
+    return l_push_sockname(L, check_open(L, "stream:peer")->cs.fd, getpeername);
 }
 
 static int l_stream_addr(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "stream:addr")->s->fd, getsockname);
+    return l_push_sockname(L, check_open(L, "stream:addr")->cs.fd, getsockname);
 }
 
 /* stream:setoption(name, value): nodelay, keepalive (booleans), rcvbuf,
@@ -382,7 +413,7 @@ static int l_stream_setoption(lua_State *L)
     else
         return luaL_error(L, "stream:setoption: unknown option '%s' "
                              "(expected nodelay, keepalive, rcvbuf or sndbuf)", name);
-    if (setsockopt(st->s->fd, level, opt, &v, sizeof v) < 0)
+    if (setsockopt(st->cs.fd, level, opt, &v, sizeof v) < 0)
         return l_fail(L, -errno);
     lua_pushboolean(L, 1);
     return 1;
@@ -391,8 +422,8 @@ static int l_stream_setoption(lua_State *L)
 static int l_stream_tostring(lua_State *L)
 {
     l_stream *st = check_stream(L);
-    if (st->s)
-        lua_pushfstring(L, "corio.Stream (fd %d)", st->s->fd);
+    if (st->open)
+        lua_pushfstring(L, "corio.Stream (fd %d)", st->cs.fd);
     else
         lua_pushliteral(L, "corio.Stream (closed)");
     return 1;
@@ -406,13 +437,13 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
     l_stream *st = lua_touserdata(L, (int)ctx);
     l_task *t = l_rt(L)->current;
     (void)status;
-    st->writer = NULL;
+    st->writing = 0;
     if (t->interrupted)
-        stream_close(st);
+        stream_close(L, (int)ctx, st);
     l_resumed(L, t);
-    int res = st->s ? st->s->conn_res : -ECANCELED;
+    int res = st->open ? st->cs.conn_res : -ECANCELED;
     if (res < 0) {
-        stream_close(st);
+        stream_close(L, (int)ctx, st);
         return l_fail(L, res);
     }
     lua_settop(L, (int)ctx);
@@ -447,15 +478,17 @@ static int l_tcp_connect(lua_State *L)
     lua_settop(L, 3);
     l_stream_push(L, rt, -1);
     l_stream *st = lua_touserdata(L, 4);
-    int rc = corio_stream_connect(&rt->loop, (struct sockaddr *)&sa, len, &t->waiter, &st->s);
+    int rc = corio_stream_connect(&st->cs, &rt->loop, (struct sockaddr *)&sa, len,
+                                  &t->waiter, stream_release);
     if (rc < 0)
         return l_fail(L, rc);
-    if (st->s->conn_res != 1) {
-        rc = st->s->conn_res;
-        stream_close(st);
+    st->open = st->live = 1;
+    if (st->cs.conn_res != 1) {
+        rc = st->cs.conn_res;
+        stream_close(L, 4, st);
         return l_fail(L, rc);
     }
-    st->writer = t;
+    st->writing = 1;
     return l_suspend(L, t, W_IO, st, write_interrupt, 4, connect_k);
 }
 

@@ -40,16 +40,14 @@ static void wreq_done(corio_stream *s)
     corio_pool_give(&s->loop->wreqs, w);
 }
 
-/* Close the fd and free memory; no I/O (also used at loop close). */
-static void release(corio_handle *h)
+void corio_stream_dispose(corio_stream *s)
 {
-    corio_stream *s = (corio_stream *)h;
     if (s->fd >= 0)
         close(s->fd);
+    s->fd = -1;
     corio_buf_free(&s->rbuf);
     if (s->w)
         wreq_done(s);
-    free(s);
 }
 
 /* Stop receiving while the reader lags too far behind. */
@@ -143,11 +141,10 @@ static void conn_cb(corio_op *op, int res, const void *data, unsigned flags)
     end_write(s);
 }
 
-int corio_stream_open(corio_loop *l, int fd, corio_stream **out)
+void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
+                       void (*release)(corio_handle *h))
 {
-    corio_stream *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
+    memset(s, 0, sizeof *s);
     s->loop = l;
     s->fd = fd;
     s->h.release = release;
@@ -156,22 +153,15 @@ int corio_stream_open(corio_loop *l, int fd, corio_stream **out)
     s->recv.cb = recv_cb;
     s->recv.owner = s;
     corio_loop_add_handle(l, &s->h);
-    *out = s;
-    return 0;
 }
 
-int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len,
-                         corio_waiter *w, corio_stream **out)
+int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *sa,
+                         socklen_t len, corio_waiter *w, void (*release)(corio_handle *h))
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int rc = corio_stream_open(l, fd, out);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    corio_stream *s = *out;
+    corio_stream_init(s, l, fd, release);
     corio_wreq *wr = wreq_take(s, CORIO_OP_CONNECT, conn_cb);
     if (!wr || !(wr->heap = malloc(len))) {
         corio_pool_give(&l->wreqs, wr);
@@ -184,7 +174,7 @@ int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len
     wr->o.conn.len = len;
     s->conn_res = 1;
     s->writer = w;
-    rc = be(s)->vt->submit(be(s), &wr->o.op);
+    int rc = be(s)->vt->submit(be(s), &wr->o.op);
     if (rc < 0) {
         s->conn_res = rc, s->writer = NULL;
         wreq_done(s);

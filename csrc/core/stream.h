@@ -3,11 +3,13 @@
  * A stream owns its fd, a read buffer fed by one multishot RECV armed on
  * demand, and, while a write or the connect runs, a write state (its SEND
  * or CONNECT op and iovecs) taken from the loop's pool, so an idle stream
- * is small. A waiter (the task waiting on
+ * is small. The caller owns a stream's memory (the Lua binding embeds it
+ * in the stream's userdata). A waiter (the task waiting on
  * the stream) is woken whenever the state it waits on may have changed;
- * it then re-reads the stream's fields. Core objects are heap-allocated and
- * outlive their owner's handle until every op has had its final callback,
- * because the kernel may write into them until then. */
+ * it then re-reads the stream's fields. A closed stream's memory stays in
+ * use until every op has had its final callback (the kernel may write
+ * into it until then): the loop tells the owner through the handle's
+ * release function. Listeners are heap-allocated and freed the same way. */
 #ifndef CORIO_STREAM_H
 #define CORIO_STREAM_H
 #include <stddef.h>
@@ -86,13 +88,21 @@ typedef struct corio_listener {
     corio_waiter *waiter;
 } corio_listener;
 
-/* Wrap a connected non-blocking fd. -ENOMEM. */
-int corio_stream_open(corio_loop *l, int fd, corio_stream **out);
+/* Set up s, in memory the caller owns, on a connected non-blocking fd.
+ * Once s is closed and idle, or when the loop closes, the loop calls
+ * release(&s->h), which must call corio_stream_dispose(s); after that the
+ * memory is the caller's again. */
+void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
+                       void (*release)(corio_handle *h));
 
-/* Start connecting to sa; s->conn_res becomes 0 or -errno, then the
- * writer w is woken. */
-int corio_stream_connect(corio_loop *l, const struct sockaddr *sa, socklen_t len,
-                         corio_waiter *w, corio_stream **out);
+/* Close the fd and free the buffers (no I/O): for release functions. */
+void corio_stream_dispose(corio_stream *s);
+
+/* Create a socket and set up s on it (as corio_stream_init), then start
+ * connecting to sa: s->conn_res becomes 0 or -errno, then the writer w is
+ * woken. -errno (s not set up) if the socket cannot be created. */
+int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *sa,
+                         socklen_t len, corio_waiter *w, void (*release)(corio_handle *h));
 
 /* Make sure data is coming: arm the RECV if needed and register w to be
  * woken on data, end of stream or error. */
