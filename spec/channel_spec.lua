@@ -177,6 +177,116 @@ describe("corio.channel", function()
       assert.has_error(function() corio.channel(1.5) end)
     end)
     assert.has_error(function() corio.channel(0):recv() end, "channel:recv: not inside a task")
+    local ch = corio.channel(1)
+    for _, m in ipairs({ "send", "try_send", "recv", "try_recv", "close", "waiting" }) do
+      assert.has_error(function() ch[m]({}, 1) end, "channel:" .. m .. ": not a channel")
+    end
+    assert.has_error(function() ch.send_case({}, 1) end, "channel:send_case: not a channel")
+  end)
+
+  it("works without a task while nothing has to wait", function()
+    local ch = corio.channel(2)
+    assert.is_true(ch:send("a"))
+    assert.is_true(ch:try_send("b"))
+    assert.same({ false, "full" }, { ch:try_send("c") })
+    assert.equal("a", ch:recv())
+    assert.equal("b", ch:try_recv())
+    assert.same({ nil, "empty" }, { ch:try_recv() })
+    assert.is_true(ch:close())
+    assert.is_false(ch:close())
+    assert.same({ nil, "closed" }, { ch:try_recv() })
+  end)
+
+  it("capacity() is the size given, nil when unbounded; tostring shows it", function()
+    assert.equal(3, corio.channel(3):capacity())
+    assert.equal(0, corio.channel(0):capacity())
+    assert.is_nil(corio.channel():capacity())
+    local ch = corio.channel(2)
+    ch:send(1)
+    assert.equal("corio.Channel (1/2)", tostring(ch))
+    ch:close()
+    assert.equal("corio.Channel (1/2, closed)", tostring(ch))
+    assert.matches("^corio.Channel %(0/inf%)$", tostring(corio.channel()))
+  end)
+
+  it("plain receivers and select receivers are served in one FIFO", function()
+    run(function()
+      local ch, got = corio.channel(0), {}
+      local a = corio.spawn(function() local v = ch:recv() got[#got + 1] = "a" .. v end)
+      local b = corio.spawn(function()
+        local _, v = corio.select(ch:recv_case(), corio.after(5))
+        got[#got + 1] = "b" .. v
+      end)
+      local c = corio.spawn(function() local v = ch:recv() got[#got + 1] = "c" .. v end)
+      corio.yield()
+      assert.equal(3, ch:waiting())
+      assert.equal(3, corio.stats().channel_waiting)
+      for i = 1, 3 do ch:send(i) end
+      a:join() b:join() c:join()
+      assert.same({ "a1", "b2", "c3" }, got)
+    end)
+  end)
+
+  it("plain senders and select senders are served in one FIFO, then in the buffer", function()
+    run(function()
+      local ch = corio.channel(1)
+      ch:send(0)
+      local s1 = corio.spawn(ch.send, ch, 1)
+      local s2 = corio.spawn(function() return corio.select(ch:send_case(2)) end)
+      local s3 = corio.spawn(ch.send, ch, 3)
+      corio.yield()
+      assert.equal(3, ch:waiting())
+      local got = {}
+      for i = 1, 4 do got[i] = ch:recv() end
+      assert.same({ 0, 1, 2, 3 }, got)
+      assert.is_true(s1:join())
+      assert.equal(1, s2:join())
+      assert.is_true(s3:join())
+    end)
+  end)
+
+  it("close makes a waiting select send case raise and plain senders raise", function()
+    run(function()
+      local ch = corio.channel(0)
+      local s1 = corio.spawn(function() return corio.select(ch:send_case(1)) end)
+      local s2 = corio.spawn(ch.send, ch, 2)
+      corio.yield()
+      ch:close()
+      assert.has_error(function() s1:join() end, "channel:send_case: channel is closed")
+      assert.has_error(function() s2:join() end, "channel:send: channel is closed")
+      assert.equal(0, corio.stats().channel_waiting)
+    end)
+  end)
+
+  it("keeps every value across many cancelled senders and receivers", function()
+    run(function()
+      local ch, sent, recvd = corio.channel(2), 0, 0
+      local senders, receivers = {}, {}
+      for i = 1, 200 do
+        senders[i] = corio.spawn(function()
+          for k = 1, 20 do ch:send(k) sent = sent + k end
+        end)
+        receivers[i] = corio.spawn(function()
+          while true do
+            local v = ch:recv()
+            if v == nil then return end
+            recvd = recvd + v
+          end
+        end)
+      end
+      for _ = 1, 5 do corio.yield() end
+      for i = 1, 200, 3 do senders[i]:cancel() receivers[i + 1]:cancel() end
+      for i = 1, 200 do pcall(senders[i].join, senders[i]) end
+      ch:close()
+      for i = 1, 200 do pcall(receivers[i].join, receivers[i]) end
+      while true do   -- values left buffered after their receivers were cancelled
+        local v = ch:try_recv()
+        if v == nil then break end
+        recvd = recvd + v
+      end
+      assert.equal(sent, recvd)
+      assert.equal(0, ch:waiting())
+    end)
   end)
 end)
 

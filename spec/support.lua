@@ -29,6 +29,7 @@ function M.run(fn, ...)
   assert(st.timers == 0, "timers left: " .. st.timers)
   assert(st.io_waiting == 0, "I/O waiters left: " .. st.io_waiting)
   assert(waitq.count() == 0, "waiters left: " .. waitq.count())
+  assert(st.channel_waiting == 0, "channel waiters left: " .. st.channel_waiting)
   return table.unpack(r, 1, r.n)
 end
 

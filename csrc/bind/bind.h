@@ -25,7 +25,7 @@ typedef struct l_runtime l_runtime;
 
 /* Userdata classes, whose metatables the runtime keeps by registry ref so
  * that hot paths check and set them without string lookups. */
-enum l_class { CL_TASK, CL_DEADLINE, CL_STREAM, CL_LISTENER, CL_COUNT };
+enum l_class { CL_TASK, CL_DEADLINE, CL_STREAM, CL_LISTENER, CL_CHANNEL, CL_COUNT };
 typedef struct l_task l_task;
 typedef struct l_deadline l_deadline;
 
@@ -34,6 +34,7 @@ enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
 enum l_wait {
     W_NONE, W_SLEEP, W_PARK, W_JOIN,              /* woken by the runtime */
     W_SHIELD,         /* parked, deaf to cancels and deadlines (they stay pending) */
+    W_CHAN,           /* in channel send/recv (woken by the channel only) */
     W_IO                                          /* woken by the reactor */
 };
 
@@ -74,6 +75,7 @@ struct l_runtime {
     lua_Alloc alloc;          /* the state's allocator, for C-side records */
     void *alloc_ud;
     size_t nlive, nio;        /* live tasks; tasks waiting on the reactor */
+    size_t nchanwait;         /* waiters queued on channels (channel.c) */
     int running;
     int on_error;             /* registry ref of the handler or LUA_NOREF */
     int cancel_err;           /* registry ref of the cancellation error */
@@ -162,6 +164,10 @@ int l_stream_push(lua_State *L, l_runtime *rt, int fd);
 extern const luaL_Reg l_stream_funcs[];
 void l_listener_open(lua_State *L);
 extern const luaL_Reg l_listener_funcs[];
+
+/* channel.c */
+void l_channel_open(lua_State *L);
+extern const luaL_Reg l_channel_funcs[];
 
 /* poll.c */
 extern const luaL_Reg l_poll_funcs[];

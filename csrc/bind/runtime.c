@@ -58,7 +58,7 @@ void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods)
 }
 
 static const char *const class_names[CL_COUNT] = {
-    "corio.Task", "corio.Deadline", "corio.Stream", "corio.Listener",
+    "corio.Task", "corio.Deadline", "corio.Stream", "corio.Listener", "corio.Channel",
 };
 
 void l_new_class_as(lua_State *L, int cls, const char *mt, const luaL_Reg *methods)
@@ -330,7 +330,7 @@ static int l_on_error(lua_State *L)
 static int l_stats(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, l_alloc_active(L) ? "slab" : "libc");
     lua_setfield(L, -2, "allocator");
     lua_pushinteger(L, (lua_Integer)l_alloc_slab_bytes(L));
@@ -343,6 +343,8 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "timers");
     lua_pushinteger(L, (lua_Integer)rt->nio);
     lua_setfield(L, -2, "io_waiting");
+    lua_pushinteger(L, (lua_Integer)rt->nchanwait);
+    lua_setfield(L, -2, "channel_waiting");
     return 1;
 }
 
@@ -429,9 +431,10 @@ int luaopen_corio_core(lua_State *L)
     l_task_open(L);
     l_stream_open(L);
     l_listener_open(L);
+    l_channel_open(L);
     lua_newtable(L);
-    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs,
-                              l_listener_funcs, l_poll_funcs, l_signal_funcs};
+    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs, l_listener_funcs,
+                              l_channel_funcs, l_poll_funcs, l_signal_funcs};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         lua_pushvalue(L, -2);
         luaL_setfuncs(L, sets[i], 1);
@@ -439,5 +442,7 @@ int luaopen_corio_core(lua_State *L)
     /* core.Task: the task metatable, so Lua modules can add methods */
     luaL_getmetatable(L, "corio.Task");
     lua_setfield(L, -2, "Task");
+    luaL_getmetatable(L, "corio.Channel");   /* so channel.lua adds its methods */
+    lua_setfield(L, -2, "Channel");
     return 1;
 }

@@ -13,6 +13,7 @@
 local core = require "corio.core"
 
 local suspend, wake, current = core.suspend, core.wake, core.current
+local chan_detach = core.chan_detach
 local pcall, error = pcall, error
 
 local waitq = {}
@@ -39,10 +40,12 @@ function waitq.push(q, node)
   live = live + 1
 end
 
--- Unlink node if it is still queued; returns whether it was.
+-- Unlink node if it is still queued; returns whether it was. (Nodes a
+-- channel queued in C, marked by centry, are withdrawn by the channel.)
 function waitq.remove(node)
   local q = node.q
   if not q then return false end
+  if node.centry then return chan_detach(node) end
   local p, n = node.prev, node.next
   if p then p.next = n else q.head = n or nil end
   if n then n.prev = p else q.tail = p or nil end
@@ -63,7 +66,7 @@ end
 -- react (a semaphore may now serve the waiter behind it).
 function waitq.cancel(node)
   local q = node.q
-  if waitq.remove(node) and q.on_cancel then q.on_cancel(q) end
+  if waitq.remove(node) and q ~= true and q.on_cancel then q.on_cancel(q) end
 end
 
 -- Hand values to the first waiter still parked; returns its node, or nil
