@@ -46,19 +46,21 @@ struct l_task {
     corio_waiter waiter;      /* handed to core objects */
     l_runtime *rt;
     lua_State *co;            /* NULL once finished (results in user value 1) */
-    struct l_sleep_timer *sleep;   /* the timer of corio.sleep, only while sleeping */
     l_task *joiners;          /* tasks waiting in join (via join_next) */
     l_task *join_next;
     l_deadline *deadlines;    /* innermost first */
     l_interrupt_fn interrupt;
-    void *wait_obj;
+    void *wait_obj;           /* what it waits on (W_SLEEP: its timer) */
     int ref;                  /* registry ref while live, else LUA_NOREF */
-    int nargs;                /* values on co's stack for the next resume */
-    int nres;                 /* results on co's stack once finished */
+    union {
+        int nargs;            /* values on co's stack for the next resume */
+        int nres;             /* results on co's stack once finished */
+    };
     int16_t budget;
-    uint8_t status, wait, interrupted, cancel_pending;
-    uint8_t supervised, started, is_main;
-    uint8_t has_aux;          /* it has a record in the runtime's aux table */
+    uint8_t status, wait;
+    uint8_t interrupted : 1, cancel_pending : 1, supervised : 1, started : 1,
+            is_main : 1,
+            has_aux : 1;      /* it has a record in the runtime's aux table */
 };
 
 struct l_deadline {

@@ -44,12 +44,12 @@ static void waiter_wake(corio_waiter *w)
     l_task_wake(container_of(w, l_task, waiter));
 }
 
-/* Disarm and free the task's sleep timer, if any. */
+/* Disarm and free the timer of a task in corio.sleep. */
 static void sleep_end(l_task *t)
 {
-    l_sleep_timer *sl = t->sleep;
+    l_sleep_timer *sl = t->wait == W_SLEEP ? t->wait_obj : NULL;
     if (sl) {
-        t->sleep = NULL;
+        t->wait_obj = NULL;
         corio_wheel_del(&t->rt->loop.wheel, &sl->tm);
         l_mem(t->rt, sl, sizeof *sl, 0);
     }
@@ -239,7 +239,6 @@ static void retire(lua_State *L, l_task *t, int status)
 {
     l_runtime *rt = t->rt;
     t->status = (uint8_t)status;
-    sleep_end(t);
     while (t->deadlines)               /* none may fire on a finished task */
         deadline_pop(L, t->deadlines);
     int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
@@ -453,9 +452,8 @@ static int l_sleep(lua_State *L)
     memset(sl, 0, sizeof *sl);
     sl->tm.cb = timer_fire;
     sl->task = t;
-    t->sleep = sl;
     corio_loop_timer(&t->rt->loop, &sl->tm, l_seconds_ns(s));
-    return l_suspend(L, t, W_SLEEP, NULL, sleep_interrupt, 0, yield_k);
+    return l_suspend(L, t, W_SLEEP, sl, sleep_interrupt, 0, yield_k);
 }
 
 /* ---- parking (the primitive under channels, semaphores, select) ---- */
