@@ -258,6 +258,22 @@ describe("corio.channel", function()
     end)
   end)
 
+  it("a task left parked on a channel at lua_close can still be cancelled by a finalizer", function()
+    -- lua_close runs every finalizer: the channel's frees its queue, and a
+    -- later finalizer cancelling the parked task must not touch it
+    local ok, out = S.sh(S.env .. [[ lua5.4 -e '
+      local corio = require "corio"
+      local t
+      guard = setmetatable({}, { __gc = function() print("cancel", t:cancel()) end })
+      ch = corio.channel(0)
+      t = corio.spawn(function() ch:recv() end)
+      corio.step(0)
+      print("parked", corio.stats().channel_waiting)']])
+    assert.is_true(ok, out)
+    assert.matches("parked\t1", out)
+    assert.matches("cancel\ttrue", out)
+  end)
+
   it("keeps every value across many cancelled senders and receivers", function()
     run(function()
       local ch, sent, recvd = corio.channel(2), 0, 0

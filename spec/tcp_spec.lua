@@ -473,4 +473,48 @@ describe("regressions", function()
       c:close(); s:close(); ls:close()
     end)
   end)
+
+  it("a reader yielding for its budget keeps the stream: a second reader gets an error", function()
+    -- a reader that keeps finding data buffered yields after its budget;
+    -- meanwhile it still owns the read, so another task cannot slip in,
+    -- register itself and then be lost (it used to hang there)
+    S.run(function()
+      local ls, c, s = pair()
+      c:write(("x"):rep(300))
+      assert.equal("x", s:read_exact(1))
+      corio.sleep(0.05)                           -- 299 bytes buffered
+      local second
+      local b = corio.spawn(function()
+        local got = 0
+        for _ = 1, 299 do got = got + #s:read(1) end
+        return got
+      end)
+      local a = corio.spawn(function()
+        second = { pcall(s.read_exact, s, 1000) }
+      end)
+      assert.equal(299, b:join())
+      a:join()
+      assert.is_false(second[1])
+      assert.matches("another task is reading this stream", second[2])
+      c:write("y")
+      assert.same({ true, "y" }, { corio.timeout(2, s.read, s) })
+      c:close(); s:close(); ls:close()
+    end)
+  end)
+
+  it("a cancelled reader gives the stream up at once", function()
+    S.run(function()
+      local ls, c, s = pair()
+      local a = corio.spawn(function() return s:read() end)
+      corio.yield()
+      a:cancel()
+      local b = corio.spawn(function() return s:read() end)   -- before a resumes
+      corio.yield()
+      c:write("z")
+      assert.same({ true, "z" }, { corio.timeout(2, b.join, b) })
+      assert.has_error(function() a:join() end)
+      assert.equal("cancelled", a:status())
+      c:close(); s:close(); ls:close()
+    end)
+  end)
 end)

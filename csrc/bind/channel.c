@@ -452,15 +452,25 @@ static int l_chan_capacity(lua_State *L)
     return 1;
 }
 
-/* Waiters left when a channel is collected can only be select nodes of
- * tasks that are gone: release them. */
+/* Release the waiters left when a channel is collected. In a normal GC
+ * cycle they can only be select nodes of tasks that are gone; at lua_close
+ * (every finalizer runs) tasks may still be parked here: they forget the
+ * entry, so a later cancel does not touch freed memory. */
+static void drain(lua_State *L, l_chan *ch, ch_queue *q)
+{
+    while (q->head) {
+        ch_wait *w = q->head;
+        if (w->node == LUA_NOREF && w->task->wait_obj == w)
+            w->task->wait_obj = NULL;
+        free_wait(L, ch->rt, w);
+    }
+}
+
 static int l_chan_gc(lua_State *L)
 {
     l_chan *ch = lua_touserdata(L, 1);
-    while (ch->recvq.head)
-        free_wait(L, ch->rt, ch->recvq.head);
-    while (ch->sendq.head)
-        free_wait(L, ch->rt, ch->sendq.head);
+    drain(L, ch, &ch->recvq);
+    drain(L, ch, &ch->sendq);
     return 0;
 }
 
@@ -495,15 +505,24 @@ static int l_chan_enlist(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:enlist");
     luaL_checktype(L, 2, LUA_TTABLE);
+    /* Whatever may raise (a table growing, the ref) comes before w exists;
+     * the final stores reuse keys already present, so they cannot fail. */
+    lua_pushboolean(L, 0);
+    lua_setfield(L, 2, "centry");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, 2, "q");
+    lua_pushvalue(L, 2);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     ch_wait *w = new_wait(ch->rt);
-    if (!w)
+    if (!w) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
         return luaL_error(L, "channel: out of memory");
+    }
+    w->node = ref;
     lua_pushlightuserdata(L, w);
     lua_setfield(L, 2, "centry");
     lua_pushboolean(L, 1);
     lua_setfield(L, 2, "q");
-    lua_pushvalue(L, 2);
-    w->node = luaL_ref(L, LUA_REGISTRYINDEX);
     q_push(lua_toboolean(L, 3) ? &ch->sendq : &ch->recvq, w);
     return 0;
 }

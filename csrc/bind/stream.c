@@ -22,7 +22,7 @@ typedef struct l_stream {
     int anchor;           /* registry ref while closed but still in use */
     uint8_t open;         /* cs set up and not closed */
     uint8_t live;         /* cs set up and not yet released by the loop */
-    uint8_t reading;      /* a task is inside a read, suspended or woken */
+    l_task *reader;       /* the task inside a read, suspended or woken */
     uint8_t writing;      /* a task is inside a write or the connect */
 } l_stream;
 
@@ -99,10 +99,11 @@ int l_stream_push(lua_State *L, l_runtime *rt, int fd)
 
 /* ---- reading ---- */
 
+/* A cancelled or timed-out reader gives the stream up at once. */
 static void read_interrupt(l_task *t)
 {
     l_stream *st = t->wait_obj;
-    st->reading = 0;
+    st->reader = NULL;
     if (st->open)
         st->cs.reader = NULL;
     l_task_wake(t);
@@ -113,13 +114,13 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
                      lua_KFunction k)
 {
     l_task *t = l_task_current(L, fname);
-    if (st->reading)
+    if (st->reader && st->reader != t)
         return luaL_error(L, "%s: another task is reading this stream", fname);
     l_check(L, t);   /* a cancel or deadline that came after the wake */
     int rc = corio_stream_want_read(&st->cs, &t->waiter);
     if (rc < 0)
         return l_fail(L, rc);
-    st->reading = 1;
+    st->reader = t;
     return l_suspend(L, t, W_IO, st, read_interrupt, ctx, k);
 }
 
@@ -128,9 +129,11 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
 static corio_stream *reading(lua_State *L, int status)
 {
     l_stream *st = lua_touserdata(L, 1);
-    if (status == LUA_YIELD) {   /* this task was the one reading */
-        st->reading = 0;
-        l_resumed(L, l_rt(L)->current);
+    if (status == LUA_YIELD) {
+        l_task *t = l_rt(L)->current;
+        if (st->reader == t)
+            st->reader = NULL;
+        l_resumed(L, t);
     }
     return core(st);
 }
@@ -177,10 +180,12 @@ static int start_read(lua_State *L, const char *fname, lua_KContext ctx, lua_KFu
 {
     l_task *t = l_enter(L, fname);
     l_stream *st = lua_touserdata(L, 1);
-    if (st->reading)
+    if (st->reader && st->reader != t)
         return luaL_error(L, "%s: another task is reading this stream", fname);
-    if (l_budget_spent(t))
+    if (l_budget_spent(t)) {
+        st->reader = t;   /* it keeps the read across the yield */
         return l_yield(L, t, ctx, k);
+    }
     return k(L, LUA_OK, ctx);
 }
 

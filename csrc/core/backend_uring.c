@@ -186,7 +186,8 @@ static int map_bufs(uring_backend *b, unsigned n, unsigned sz, unsigned flags)
 }
 
 /* Register the buffer ring: incremental where the kernel takes it (an
- * older kernel rejects the flag with EINVAL), else whole buffers; fill it. */
+ * older kernel rejects the flag with EINVAL), else (whatever went wrong)
+ * whole buffers; fill it. */
 static int setup_bufs(uring_backend *b, char *why, size_t len)
 {
     int rc = -EINVAL;
@@ -199,7 +200,7 @@ static int setup_bufs(uring_backend *b, char *why, size_t len)
         if (rc < 0)
             unmap_bufs(b);
     }
-    if (rc == -EINVAL && (rc = map_bufs(b, URING_NBUFS, URING_BUFSZ, 0)) < 0)
+    if (rc < 0 && (rc = map_bufs(b, URING_NBUFS, URING_BUFSZ, 0)) < 0)
         unmap_bufs(b);
     if (rc < 0)
         return fail(why, len, "io_uring_register_buf_ring", rc);

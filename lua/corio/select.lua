@@ -56,6 +56,7 @@ function try_from(cases, i, n)
 end
 
 -- Queue a node for every waiting case; returns the earliest timer case.
+-- A case that fails to enlist withdraws the nodes queued before it.
 local function enlist(cases, n, task)
   local nodes, at, at_i = {}, nil, nil
   for i = 1, n do
@@ -65,7 +66,11 @@ local function enlist(cases, n, task)
     else
       local node = waitq.node(task, i)
       nodes[i] = node
-      c:enlist(node)
+      local ok, err = pcall(c.enlist, c, node)
+      if not ok then
+        for _, queued in pairs(nodes) do waitq.cancel(queued) end
+        error(err, 0)
+      end
     end
   end
   return nodes, at, at_i
