@@ -116,4 +116,65 @@ describe("corio.timeout", function()
       assert.is_true(corio.is_cancelled(err))
     end)
   end)
+
+  it("a value handed over before the deadline interrupts is returned, never dropped", function()
+    -- the sender wakes the receiver with the value, then hogs the loop past
+    -- the deadline; ready tasks ahead make the loop fire timers before the
+    -- receiver runs: the deadline fires but finds nothing left to interrupt
+    S.run(function()
+      local ch, stop = corio.channel(), false
+      local r = corio.spawn(function() return corio.timeout(0.05, ch.recv, ch) end)
+      local fillers = {}
+      for i = 1, 100 do fillers[i] = corio.spawn(function() while not stop do corio.yield() end end) end
+      corio.sleep(0.02)
+      ch:send("V")
+      local t0 = corio.now()
+      while corio.now() - t0 < 0.08 do end   -- past the receiver's deadline
+      corio.yield()
+      local got = { r:join() }
+      stop = true                                -- (before asserting: no hang on failure)
+      for i = 1, 100 do fillers[i]:join() end
+      assert.same({ true, "V" }, got)
+      assert.equal(0, #ch)
+    end)
+  end)
+
+  it("an expired deadline stops waiting operations that could finish at once", function()
+    S.run(function()
+      local ch = corio.channel()
+      ch:send(1)
+      assert.same({ false, "timeout" }, { corio.timeout(0, ch.recv, ch) })
+      assert.equal(1, #ch)                                    -- still there
+      assert.same({ false, "timeout" }, { corio.timeout(0, ch.send, ch, 2) })
+      assert.equal(1, #ch)                                    -- not sent
+      assert.same({ false, "timeout" }, { corio.timeout(-1, corio.select, ch:recv_case()) })
+      assert.equal(1, #ch)
+      local s = corio.semaphore(1)
+      assert.same({ false, "timeout" }, { corio.timeout(0, s.acquire, s) })
+      assert.equal(1, s:available())                          -- no permit taken
+      local m = corio.mutex()
+      assert.same({ false, "timeout" }, { corio.timeout(0, m.lock, m) })
+      assert.is_false(m:locked())
+      local n = corio.notify()
+      n:notify_one()                                          -- stored
+      assert.same({ false, "timeout" }, { corio.timeout(0, n.wait, n) })
+      assert.same({ true }, { corio.timeout(1, n.wait, n) })  -- still stored
+      local o = corio.oneshot()
+      o:send("x")
+      assert.same({ false, "timeout" }, { corio.timeout(0, o.recv, o) })
+      assert.equal("x", o:recv())
+      local w = corio.watch(1)
+      local _, v0 = w:get()
+      w:set(2)
+      assert.same({ false, "timeout" }, { corio.timeout(0, w.changed, w, v0) })
+      local g <close> = corio.group()
+      g:spawn(function() return 1 end)
+      corio.yield()
+      assert.same({ false, "timeout" }, { corio.timeout(0, g.next, g) })
+      assert.equal(1, select(3, g:next()))                    -- the result kept
+      -- operations that never wait are not stopped
+      assert.same({ true, 1 }, { corio.timeout(0, ch.try_recv, ch) })
+      assert.same({ true, true }, { corio.timeout(0, ch.try_send, ch, 3) })
+    end)
+  end)
 end)

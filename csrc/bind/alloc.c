@@ -41,8 +41,11 @@ static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
     void *q = NULL;
     if (nsize <= CORIO_SLAB_MAX)
         q = corio_slab_alloc(&a->slab, nsize);
+    /* Lua: a shrink never fails. Keeping p is safe: it is later freed
+     * with the smaller size into a smaller class, which it more than fits
+     * (a few bytes lost, only when memory is exhausted). */
     if (!q && !(q = a->prev(a->prev_ud, NULL, 0, nsize)))
-        return nsize <= osize ? p : NULL;   /* Lua: a shrink never fails */
+        return nsize <= osize ? p : NULL;
     memcpy(q, p, osize < nsize ? osize : nsize);
     if (corio_slab_owns(&a->slab, p))
         corio_slab_free(&a->slab, p, osize);

@@ -68,6 +68,7 @@ struct l_deadline {
     l_task *task;
     l_deadline *next;         /* outer deadline */
     uint8_t armed, fired, popped;
+    uint8_t raised;           /* it was raised in its task at least once */
 };
 
 struct l_runtime {
@@ -151,6 +152,10 @@ l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending canc
  * again after a wake calls it before registering a new wait. */
 void l_check(lua_State *L, l_task *t);
 int l_pending(l_task *t);                          /* l_check would raise */
+/* l_check for the current task if L is its coroutine (else nothing): at
+ * the entry of an operation that may wait, also when it can finish at
+ * once, so an expired deadline never lets it go on. */
+void l_check_current(lua_State *L);
 int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
               lua_KContext ctx, lua_KFunction k);
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);

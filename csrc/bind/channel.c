@@ -322,6 +322,7 @@ static int l_chan_send(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:send");
     check_value(L, ch, "channel:send");
+    l_check_current(L);
     lua_settop(L, 2);
     if (give(L, ch, 1, 2)) {
         lua_pushboolean(L, 1);
@@ -357,6 +358,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx)
 static int l_chan_recv(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:recv");
+    l_check_current(L);
     lua_settop(L, 1);
     if (take(L, ch, 1))
         return 1;

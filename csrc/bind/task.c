@@ -366,10 +366,26 @@ void l_check(lua_State *L, l_task *t)
     }
     l_deadline *d = fired_deadline(t);
     if (d) {   /* the deadline object itself is the timeout error */
+        d->raised = 1;
         lua_pushlightuserdata(L, d);
         lua_rawget(L, LUA_REGISTRYINDEX);
         lua_error(L);
     }
+}
+
+void l_check_current(lua_State *L)
+{
+    l_task *t = l_rt(L)->current;
+    if (t && t->co == L)
+        l_check(L, t);
+}
+
+/* core.check(): raise a pending cancellation or expired deadline of the
+ * current task (the Lua modules' waiting operations start with it). */
+static int l_check_fn(lua_State *L)
+{
+    l_check_current(L);
+    return 0;
 }
 
 l_task *l_enter(lua_State *L, const char *fname)
@@ -660,11 +676,14 @@ static int l_deadline_new(lua_State *L)
     return 1;
 }
 
-/* d:close() -> fired; also __close and __gc. */
+/* d:close() -> fired, raised (whether it interrupted its task); also
+ * __close and __gc. */
 static int l_deadline_close(lua_State *L)
 {
-    lua_pushboolean(L, deadline_pop(L, check_deadline(L, 1)));
-    return 1;
+    l_deadline *d = check_deadline(L, 1);
+    lua_pushboolean(L, deadline_pop(L, d));
+    lua_pushboolean(L, d->raised);
+    return 2;
 }
 
 static int l_deadline_tostring(lua_State *L)
@@ -734,7 +753,7 @@ static int l_on_exit(lua_State *L)
 const luaL_Reg l_task_funcs[] = {
     {"on_exit", l_on_exit},
     {"spawn", l_spawn},       {"current", l_current},   {"yield", l_yield_fn},
-    {"sleep", l_sleep},       {"suspend", l_park},      {"wake", l_unpark},
+    {"sleep", l_sleep},       {"check", l_check_fn},       {"suspend", l_park},      {"wake", l_unpark},
     {"deadline", l_deadline_new}, {"is_deadline", l_is_deadline},
     {"supervise", l_supervise}, {NULL, NULL},
 };

@@ -6,6 +6,7 @@ local waitq = require "corio.waitq"
 local case = require "corio.select"
 
 local wake = core.wake
+local check = core.check   -- raises an expired deadline or pending cancel
 
 local Broadcast = {}
 Broadcast.__index = Broadcast
@@ -87,6 +88,7 @@ end
 -- than n behind; nil, "closed" once the broadcast is closed and r caught
 -- up.
 function Receiver:recv()
+  check()
   local ok, v, why, count = ready(take(self))
   if ok then return v, why, count end
   return waitq.park(self.b.q, "broadcast:recv", self)

@@ -5,6 +5,7 @@ local core = require "corio.core"
 local waitq = require "corio.waitq"
 
 local spawn, supervise, on_exit = core.spawn, core.supervise, core.on_exit
+local check = core.check
 
 local Group = {}
 Group.__index = Group
@@ -46,6 +47,7 @@ end
 -- The next finished child (waiting for one, shielded from cancels and
 -- deadlines if asked), or nil when none is left.
 local function next_done(g, fname, shield)
+  if not shield then check() end   -- an expired deadline never lets it go on
   local h = g.dhead
   if h <= g.dtail then
     local t = g.done[h]

@@ -20,10 +20,13 @@ local function argerror(fname, n, expected, v)
   error(("%s: bad argument #%d (%s expected, got %s)"):format(fname, n, expected, type(v)), 3)
 end
 
+-- fn returned: its results, unless the deadline interrupted it (and fn
+-- swallowed that); an operation that completed before the deadline could
+-- interrupt it keeps its result, so a value received is never dropped.
 local function finish_timeout(d, ok, ...)
-  local fired = d:close()
+  local _, raised = d:close()
   if ok then
-    if fired then return false, "timeout" end
+    if raised then return false, "timeout" end
     return true, ...
   end
   local err = ...
@@ -31,9 +34,10 @@ local function finish_timeout(d, ok, ...)
   error(err, 0)
 end
 
--- corio.timeout(seconds, fn, ...): true, fn's results when fn finishes in
--- time; false, "timeout" once the deadline fired, after the pending
--- operation was cancelled and fn unwound. Errors from fn pass unchanged.
+-- corio.timeout(seconds, fn, ...): true, fn's results when fn finishes
+-- without being interrupted; false, "timeout" once the deadline fired
+-- and interrupted it, after the pending operation was cancelled and fn
+-- unwound. Errors from fn pass unchanged.
 function corio.timeout(seconds, fn, ...)
   if type(seconds) ~= "number" then argerror("corio.timeout", 1, "number", seconds) end
   if type(fn) ~= "function" then argerror("corio.timeout", 2, "function", fn) end

@@ -1,5 +1,6 @@
 -- corio.oneshot: a single value from one sender to one receiver.
 local waitq = require "corio.waitq"
+local check = require("corio.core").check   -- raises an expired deadline or pending cancel
 local case = require "corio.select"
 
 local Oneshot = {}
@@ -36,6 +37,7 @@ end
 
 -- o:recv(): the value, waiting until it is sent. Only one receiver.
 function Oneshot:recv()
+  check()
   local ok, v = take(self, "oneshot:recv")
   if ok then return v end
   if self.q.n > 0 then error("oneshot:recv: already has a receiver", 2) end

@@ -16,6 +16,7 @@ local waitq = require "corio.waitq"
 local suspend, now, deadline = core.suspend, core.now, core.deadline
 local pcall, error, getmetatable, setmetatable = pcall, error, getmetatable, setmetatable
 local sel = select
+local check_pending = core.check   -- raises an expired deadline or pending cancel
 
 local M = {}
 
@@ -118,6 +119,7 @@ function M.select(...)
   local n = sel("#", ...)
   local cases = { ... }
   check(cases, n)
+  check_pending()
   return ready_or_wait(cases, n, try_from(cases, 1, n))
 end
 

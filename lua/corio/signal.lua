@@ -8,6 +8,7 @@
 -- is kept for the next recv. The pump exists only while someone waits.
 local core = require "corio.core"
 local waitq = require "corio.waitq"
+local check = core.check   -- raises an expired deadline or pending cancel
 local case = require "corio.select"
 
 local Listener = {}
@@ -85,6 +86,7 @@ end
 -- nil, msg, code if reading fails; nil if the listener closes meanwhile.
 function Listener:recv()
   check_open(self, "signal:recv")
+  check()
   local ok, name, msg, code = take(self)
   if ok then return name, msg, code end
   start_pump(self)

@@ -8,6 +8,7 @@ local waitq = require "corio.waitq"
 local case = require "corio.select"
 
 local wake = core.wake
+local check = core.check   -- raises an expired deadline or pending cancel
 
 -- ---- permits (also the mutex guard) ----
 
@@ -84,6 +85,7 @@ end
 -- order; release it with permit:release() or a <close> variable.
 function Semaphore:acquire(k)
   k = check_k(self, k, "semaphore:acquire")
+  check()
   local p = try_take(self, k)
   if p then return p end
   return (waitq.park(self.q, "semaphore:acquire", k))
@@ -137,6 +139,7 @@ end
 -- m:lock(): a guard once the mutex is ours (FIFO); guard:unlock() or a
 -- <close> variable unlocks it.
 function Mutex:lock()
+  check()
   local g = try_take(self.s, 1)
   if g then return g end
   return (waitq.park(self.s.q, "mutex:lock", 1))
@@ -171,6 +174,7 @@ end
 -- n:wait(): wait for a notification (or consume the one notify_one
 -- stored while nobody waited).
 function Notify:wait()
+  check()
   if self.pending then
     self.pending = false
     return

@@ -1,6 +1,7 @@
 -- corio.watch: a value that changes over time; readers get the latest
 -- value or wait for the next change.
 local waitq = require "corio.waitq"
+local check = require("corio.core").check   -- raises an expired deadline or pending cancel
 local case = require "corio.select"
 
 local Watch = {}
@@ -37,6 +38,7 @@ end
 -- (so a change between get and changed is never missed).
 function Watch:changed(since)
   check_since(since, "watch:changed")
+  check()
   if since and self.version > since then return self.value, self.version end
   return waitq.park(self.q, "watch:changed")
 end
