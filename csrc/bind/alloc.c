@@ -27,7 +27,11 @@
 #include "bind.h"
 #include "../core/slab.h"
 
-#define SLAB_RESERVE ((size_t)64 << 30)   /* address space only */
+/* Address space only (pages are backed when touched). A state with more
+ * small objects than this goes on with the previous allocator for the
+ * rest; kept moderate so that hosts with many states do not run out of
+ * address space. */
+#define SLAB_RESERVE ((size_t)8 << 30)
 
 typedef struct l_alloc {
     lua_Alloc prev;           /* the state's allocator before ours */
