@@ -67,6 +67,7 @@ struct l_deadline {
     corio_timer timer;
     l_task *task;
     l_deadline *next;         /* outer deadline */
+    int ref;                  /* registry ref while pushed (anchors it) */
     uint8_t armed, fired, popped;
     uint8_t raised;           /* it was raised in its task at least once */
 };

@@ -367,8 +367,7 @@ void l_check(lua_State *L, l_task *t)
     l_deadline *d = fired_deadline(t);
     if (d) {   /* the deadline object itself is the timeout error */
         d->raised = 1;
-        lua_pushlightuserdata(L, d);
-        lua_rawget(L, LUA_REGISTRYINDEX);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, d->ref);
         lua_error(L);
     }
 }
@@ -648,9 +647,8 @@ static int deadline_pop(lua_State *L, l_deadline *d)
     if (*p)
         *p = d->next;
     corio_wheel_del(&d->task->rt->loop.wheel, &d->timer);
-    lua_pushlightuserdata(L, d);
-    lua_pushnil(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
+    luaL_unref(L, LUA_REGISTRYINDEX, d->ref);
+    d->ref = LUA_NOREF;
     return d->fired;
 }
 
@@ -664,11 +662,13 @@ static int l_deadline_new(lua_State *L)
     l_setclass(L, CL_DEADLINE);
     d->task = t;
     d->timer.cb = deadline_fire;
+    d->ref = LUA_NOREF;
+    d->popped = 1;     /* nothing to undo if the ref below raises */
+    lua_pushvalue(L, -1);
+    d->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    d->popped = 0;
     d->next = t->deadlines;
     t->deadlines = d;
-    lua_pushlightuserdata(L, d);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
     if (!(s > 0))
         d->fired = 1;
     else
