@@ -68,7 +68,7 @@ struct l_deadline {
     l_task *task;
     l_deadline *next;         /* outer deadline */
     int ref;                  /* registry ref while pushed (anchors it) */
-    uint8_t armed, fired, popped;
+    uint8_t fired, popped;
     uint8_t raised;           /* it was raised in its task at least once */
 };
 
@@ -168,7 +168,7 @@ extern const luaL_Reg l_task_funcs[];              /* module functions */
 void l_stream_open(lua_State *L);
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));
-int l_stream_push(lua_State *L, l_runtime *rt, int fd);
+void l_stream_push(lua_State *L, l_runtime *rt, int fd);   /* closed if fd < 0 */
 extern const luaL_Reg l_stream_funcs[];
 void l_listener_open(lua_State *L);
 extern const luaL_Reg l_listener_funcs[];

@@ -107,24 +107,32 @@ static void drop_node(lua_State *L, ch_wait *w)
     luaL_unref(L, LUA_REGISTRYINDEX, w->node);
 }
 
-/* Unlink w if queued, release its node, free it. */
-static void free_wait(lua_State *L, l_runtime *rt, ch_wait *w)
+/* Unlink w if queued and free it. */
+static void release_wait(l_runtime *rt, ch_wait *w)
 {
     if (w->q)
         q_unlink(w);
-    if (w->node != LUA_NOREF)
-        drop_node(L, w);
     rt->nchanwait--;
     l_mem(rt, w, sizeof *w, 0);
 }
 
+/* The same, letting go of its select node first. */
+static void free_wait(lua_State *L, l_runtime *rt, ch_wait *w)
+{
+    if (w->node != LUA_NOREF)
+        drop_node(L, w);
+    release_wait(rt, w);
+}
+
 /* ---- handing values over ---- */
 
-/* Resume plain waiter t with the nv values on top of L (popped). */
+/* Resume plain waiter t with the nv values on top of L (popped); its
+ * queue entry is the caller's to free. */
 static void plain_wake(lua_State *L, l_task *t, int nv)
 {
     lua_xmove(L, t->co, nv);
     t->nargs = nv;
+    t->wait_obj = NULL;
     l_task_wake(t);
 }
 
@@ -162,7 +170,6 @@ static int wake_first(lua_State *L, l_chan *ch, ch_queue *q, int nv)
         int ok;
         if (w->node == LUA_NOREF) {
             plain_wake(L, w->task, nv);
-            w->task->wait_obj = NULL;
             ok = 1;
         } else {
             for (int i = 0; i < nv; i++)
@@ -193,7 +200,6 @@ static int take_sender(lua_State *L, l_chan *ch)
             lua_xmove(t->co, L, 1);
             lua_pushboolean(L, 1);
             plain_wake(L, t, 1);
-            t->wait_obj = NULL;
         } else if ((ok = node_wake(L, w->node, 0))) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, w->node);
             lua_getfield(L, -1, "data");
@@ -276,18 +282,16 @@ static void wait_interrupt(l_task *t)
 {
     ch_wait *w = t->wait_obj;
     t->wait_obj = NULL;
-    if (w) {
-        q_unlink(w);
-        t->rt->nchanwait--;
-        l_mem(t->rt, w, sizeof *w, 0);
-    }
+    if (w)
+        release_wait(t->rt, w);
     l_task_wake(t);
 }
 
-/* Park the current task in q; k continues. */
+/* Park the current task in q; k continues. (send and recv checked for a
+ * pending cancel or deadline on entry.) */
 static int park(lua_State *L, l_chan *ch, ch_queue *q, const char *fname, lua_KFunction k)
 {
-    l_task *t = l_enter(L, fname);
+    l_task *t = l_task_current(L, fname);
     ch_wait *w = new_wait(ch->rt);
     if (!w)
         return luaL_error(L, "%s: out of memory", fname);
@@ -412,7 +416,6 @@ static int l_chan_close(lua_State *L)
         if (w->node == LUA_NOREF) {
             lua_pushboolean(L, 0);
             plain_wake(L, w->task, 1);
-            w->task->wait_obj = NULL;
         } else {
             lua_pushvalue(L, 2);
             node_wake(L, w->node, 1);

@@ -108,8 +108,8 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
             wake_next(l);   /* more are queued: the next acceptor's turn */
         else if (l->head)
             corio_listener_watch(l->ls, &l->lw);   /* keep them served */
-        int rc = l_stream_push(L, t->rt, fd);
-        return rc < 0 ? l_fail(L, rc) : 1;
+        l_stream_push(L, t->rt, fd);
+        return 1;
     }
     if (fd != -EAGAIN)
         return l_fail(L, fd);

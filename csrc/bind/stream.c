@@ -19,10 +19,10 @@
  * ref (also when it was closed by __gc: it is resurrected until then). */
 typedef struct l_stream {
     corio_stream cs;
+    l_task *reader;       /* the task inside a read, suspended or woken */
     int anchor;           /* registry ref while closed but still in use */
     uint8_t open;         /* cs set up and not closed */
     uint8_t live;         /* cs set up and not yet released by the loop */
-    l_task *reader;       /* the task inside a read, suspended or woken */
     uint8_t writing;      /* a task is inside a write or the connect */
 } l_stream;
 
@@ -84,7 +84,7 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
 }
 
 /* Push a new stream userdata, set up on fd, or closed when fd < 0. */
-int l_stream_push(lua_State *L, l_runtime *rt, int fd)
+void l_stream_push(lua_State *L, l_runtime *rt, int fd)
 {
     l_stream *st = lua_newuserdatauv(L, sizeof *st, 0);
     memset(st, 0, sizeof *st);
@@ -94,7 +94,6 @@ int l_stream_push(lua_State *L, l_runtime *rt, int fd)
         corio_stream_init(&st->cs, &rt->loop, fd, stream_release);
         st->open = st->live = 1;
     }
-    return 0;
 }
 
 /* ---- reading ---- */

@@ -44,8 +44,9 @@ static void waiter_wake(corio_waiter *w)
     l_task_wake(container_of(w, l_task, waiter));
 }
 
-/* Disarm and free the timer of a task in corio.sleep. */
-static void sleep_end(l_task *t)
+/* Disarm and free the timer of a task in corio.sleep (also for a task
+ * left sleeping when the runtime closes). */
+void l_task_forget_timer(l_task *t)
 {
     l_sleep_timer *sl = t->wait == W_SLEEP ? t->wait_obj : NULL;
     if (sl) {
@@ -55,15 +56,10 @@ static void sleep_end(l_task *t)
     }
 }
 
-void l_task_forget_timer(l_task *t)
-{
-    sleep_end(t);
-}
-
 static void timer_fire(corio_timer *tm)
 {
     l_task *t = container_of(tm, l_sleep_timer, tm)->task;
-    sleep_end(t);
+    l_task_forget_timer(t);
     l_task_wake(t);
 }
 
@@ -451,7 +447,7 @@ static int l_yield_fn(lua_State *L)
 
 static void sleep_interrupt(l_task *t)
 {
-    sleep_end(t);
+    l_task_forget_timer(t);
     l_task_wake(t);
 }
 
