@@ -54,7 +54,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-spec/c/bin/%: spec/c/%.c $(CORE_SRC) $(HEADERS)
+spec/c/bin/%: spec/c/%.c spec/c/check.h $(CORE_SRC) $(HEADERS)
 	@mkdir -p spec/c/bin
 	$(CC) $(CFLAGS) -Icsrc/core -o $@ $< $(filter-out csrc/core/backend%.c,$(CORE_SRC)) \
 	  csrc/core/backend.c csrc/core/backend_epoll.c csrc/core/backend_uring.c $(LDLIBS)

@@ -9,17 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "buf.h"
-
-static int passed, failed;
-
-/* Record one check; print it only when it fails. */
-#define CHECK(cond, ...) do {                                          \
-        if (cond) { passed++; break; }                                 \
-        failed++;                                                      \
-        printf("FAIL %s:%d (%s): ", __func__, __LINE__, #cond);       \
-        printf(__VA_ARGS__);                                           \
-        printf("\n");                                                  \
-    } while (0)
+#include "check.h"
 
 /* True when the unread bytes of b are exactly s[0..n). */
 static int holds(const corio_buf *b, const char *s, size_t n)
@@ -191,6 +181,5 @@ int main(void)
     test_stream();
     test_find();
     test_overflow();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_report();
 }

@@ -7,16 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "slab.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...) do {                                          \
-        if (cond) { passed++; break; }                                 \
-        failed++;                                                      \
-        printf("FAIL %s:%d (%s): ", __func__, __LINE__, #cond);       \
-        printf(__VA_ARGS__);                                           \
-        printf("\n");                                                  \
-    } while (0)
+#include "check.h"
 
 /* Every size gets an aligned block inside the range that holds its bytes;
  * blocks never overlap; live counts the rounded sizes. */
@@ -129,6 +120,5 @@ int main(void)
     test_reuse();
     test_churn();
     test_exhaustion();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_report();
 }

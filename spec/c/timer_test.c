@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "timer.h"
-
-static int passed, failed;
-
-/* Record one check; print it only when it fails. */
-#define CHECK(cond, ...) do {                                          \
-        if (cond) { passed++; break; }                                 \
-        failed++;                                                      \
-        printf("FAIL %s:%d (%s): ", __func__, __LINE__, #cond);       \
-        printf(__VA_ARGS__);                                           \
-        printf("\n");                                                  \
-    } while (0)
+#include "check.h"
 
 #define LVL(k) ((uint64_t)1 << (6 * (k)))   /* span of a level-k slot */
 
@@ -576,6 +566,5 @@ int main(void)
     test_cb_self();
     test_big_jump();
     test_random();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_report();
 }
