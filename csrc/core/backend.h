@@ -27,8 +27,9 @@
 enum corio_op_kind {
     CORIO_OP_ACCEPT,  /* multishot; res = new fd (O_NONBLOCK|O_CLOEXEC) or -errno */
     CORIO_OP_RECV,    /* multishot; res = bytes at data (valid during the cb only),
-                         0 = end of stream (final), -errno (final). -ENOBUFS is
-                         final too: the owner re-submits. */
+                         0 = end of stream (final), -errno (final). Running out
+                         of receive buffers is dealt with by the backend; only
+                         a RECV already cancelled may end with -ENOBUFS. */
     CORIO_OP_SEND,    /* one-shot, a corio_send_op; res = bytes sent (may be
                          short) or -errno. MSG_NOSIGNAL always. */
     CORIO_OP_CONNECT, /* one-shot, a corio_connect_op; res = 0 or -errno */

@@ -68,7 +68,7 @@
 #define TAG_INTERNAL 1u  /* user_data low bit: not an op */
 
 /* op->bstate bits; LIVE is set from submit() until the final callback. */
-enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4, ST_PEND = 8 };
+enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4 };
 
 /* Test hooks, read by corio_backend_uring_new, so the spec can cover the
  * fallbacks this kernel would not pick: force_singleshot uses single-shot
@@ -348,7 +348,6 @@ static void kick(uring_backend *b)
  * run_pending. */
 static void push_pending(uring_backend *b, corio_op *op)
 {
-    op->bstate |= ST_PEND;
     op->bnext = NULL;
     if (b->pend_tail)
         b->pend_tail->bnext = op;
@@ -464,7 +463,6 @@ static int run_pending(uring_backend *b)
     b->pend = b->pend_tail = NULL;
     while (op) {
         corio_op *next = op->bnext;
-        op->bstate &= (uint8_t)~ST_PEND;
         n += rearm(b, op);
         op = next;
     }

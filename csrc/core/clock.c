@@ -1,4 +1,4 @@
-/* clock.c: CLOCK_MONOTONIC, read once per loop turn by the loop. */
+/* clock.c: CLOCK_MONOTONIC in nanoseconds (loop turns and timers). */
 #include <time.h>
 #include "clock.h"
 

@@ -11,11 +11,20 @@
 
 static corio_backend *be(corio_listener *ls) { return ls->loop->be; }
 
+/* Take the oldest accepted fd from the ring (count > 0). */
+static int pop_fd(corio_listener *ls)
+{
+    int fd = ls->fds[ls->head];
+    ls->head = (ls->head + 1) % ls->cap;
+    ls->count--;
+    return fd;
+}
+
 static void release(corio_handle *h)
 {
     corio_listener *ls = (corio_listener *)h;
-    for (; ls->count; ls->count--, ls->head = (ls->head + 1) % ls->cap)
-        close(ls->fds[ls->head]);
+    while (ls->count)
+        close(pop_fd(ls));
     if (ls->fd >= 0)
         close(ls->fd);
     free(ls->fds);
@@ -124,12 +133,8 @@ int corio_listener_watch(corio_listener *ls, corio_waiter *w)
 
 int corio_listener_take(corio_listener *ls, corio_waiter *w)
 {
-    if (ls->count) {
-        int fd = ls->fds[ls->head];
-        ls->head = (ls->head + 1) % ls->cap;
-        ls->count--;
-        return fd;
-    }
+    if (ls->count)
+        return pop_fd(ls);
     if (ls->err) {
         int e = ls->err;
         ls->err = 0;
@@ -143,7 +148,6 @@ void corio_listener_close(corio_listener *ls)
 {
     ls->flags |= CORIO_SF_CLOSED;
     ls->waiter = NULL;
-    if (corio_op_busy(&ls->accept))
-        be(ls)->vt->cancel(be(ls), &ls->accept);
+    be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
     maybe_free(ls);
 }

@@ -43,7 +43,7 @@ void corio_loop_del_handle(corio_handle *h)
 
 void corio_loop_ready(corio_loop *l, corio_task *t)
 {
-    if (t->next)
+    if (corio_task_queued(t))
         return;
     t->next = (corio_task *)l;   /* end marker, never a task */
     if (l->rq_tail)
@@ -70,6 +70,11 @@ void corio_loop_timer(corio_loop *l, corio_timer *t, uint64_t delay_ns)
 {
     uint64_t now = corio_clock_ns();
     uint64_t at = (now + delay_ns + 999999u) / 1000000u;
+    /* The wheel's clock only moves while timers are armed: bring an empty
+     * one up to now, or the timer would be placed against a stale time
+     * and cost the loop a wasted turn to cascade it down. */
+    if (!l->wheel.count)
+        corio_wheel_advance(&l->wheel, now / 1000000u);
     corio_wheel_add(&l->wheel, t, at);
 }
 
@@ -114,5 +119,5 @@ int corio_loop_poll(corio_loop *l, int64_t timeout_ns)
     l->since_reap = 0;
     int rc = l->be->vt->wait(l->be, t);
     fire_timers(l);
-    return rc < 0 && rc != -EINTR && rc != -ETIME ? rc : 0;
+    return rc < 0 ? rc : 0;   /* backends report EINTR and timeouts as 0 */
 }

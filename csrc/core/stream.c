@@ -50,13 +50,12 @@ void corio_stream_dispose(corio_stream *s)
         wreq_done(s);
 }
 
-/* Stop receiving while the reader lags too far behind. */
+/* Stop receiving while the reader lags too far behind (a repeated cancel
+ * is a no-op for the backend; a read re-arms the RECV below the mark). */
 static void apply_backpressure(corio_stream *s)
 {
-    if (s->rbuf.len > CORIO_STREAM_HWM && !(s->flags & CORIO_SF_STOPPING)) {
-        s->flags |= CORIO_SF_STOPPING;
+    if (s->rbuf.len > CORIO_STREAM_HWM)
         be(s)->vt->cancel(be(s), &s->recv);
-    }
 }
 
 /* RECV callback: every byte received is kept, also when a cancel raced. */
@@ -68,9 +67,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
     else if (res == 0)
         s->flags |= CORIO_SF_EOF;
     else if (res < 0 && res != -ECANCELED && res != -ENOBUFS)
-        s->rerr = res;
-    if (!(flags & CORIO_OPF_MORE))
-        s->flags &= ~CORIO_SF_STOPPING;
+        s->rerr = res;   /* (ENOBUFS: a cancelled RECV that ran out of buffers) */
     if (s->flags & CORIO_SF_CLOSED) {
         maybe_free(s);
         return;
@@ -234,8 +231,7 @@ void corio_stream_close(corio_stream *s)
 {
     s->flags |= CORIO_SF_CLOSED;
     s->reader = NULL;
-    if (corio_op_busy(&s->recv))
-        be(s)->vt->cancel(be(s), &s->recv);
+    be(s)->vt->cancel(be(s), &s->recv);   /* a no-op when idle */
     corio_stream_cancel_write(s);
     maybe_free(s);
 }

@@ -41,7 +41,6 @@ static inline void corio_waiter_fire(corio_waiter **slot)
 enum {
     CORIO_SF_EOF = 1,       /* peer finished sending */
     CORIO_SF_CLOSED = 2,    /* owner closed: free when ops are idle */
-    CORIO_SF_STOPPING = 4,  /* RECV cancel requested for backpressure */
     CORIO_SF_WCANCEL = 8,   /* the current write was cancelled: no resubmit */
 };
 
