@@ -143,6 +143,10 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux tab
 int l_task_aux(lua_State *L, int idx, const char *key);
 void l_task_run(corio_loop *l, corio_task *q, void *ud);
 void l_task_wake(l_task *t);
+/* Hand the n values on top of L (popped) to t parked in core.suspend and
+ * wake it: 1, or 0 when t is not parked there (woken by something else,
+ * interrupted, finished): the values are dropped. */
+int l_task_unpark(lua_State *L, l_task *t, int n);
 void l_task_forget_timer(l_task *t);   /* free a sleep timer (runtime closing) */
 void l_task_interrupt(l_task *t);
 int l_task_cancel(l_task *t);

@@ -8,7 +8,7 @@
  * by a registry ref). Both kinds share the queues, so waiters are served
  * in arrival order whatever they are.
  *
- * Invariants (as in the Lua version this replaced): receivers wait only
+ * Invariants: receivers wait only
  * while the buffer is empty, senders only while it is full; a value moves
  * from a sender only to the buffer or to a receiver that is woken with it
  * in the same step, so a value is never lost or duplicated, whoever is
@@ -145,18 +145,14 @@ static int node_wake(lua_State *L, int ref, int nv)
     lua_getfield(L, -1, "task");
     l_task *t = lua_touserdata(L, -1);
     lua_getfield(L, -2, "tag");
-    lua_Integer tag = lua_tointeger(L, -1);
-    lua_pop(L, 3);
-    if (!t || (t->wait != W_PARK && t->wait != W_SHIELD) || t->interrupted ||
-        !lua_checkstack(t->co, nv + 2)) {
-        lua_pop(L, nv);
+    lua_replace(L, -3);            /* tag where the node was */
+    lua_pop(L, 1);
+    lua_insert(L, -(nv + 1));      /* tag below the values */
+    if (!t) {
+        lua_pop(L, nv + 1);
         return 0;
     }
-    lua_pushinteger(t->co, tag);
-    lua_xmove(L, t->co, nv);
-    t->nargs = nv + 1;
-    l_task_wake(t);
-    return 1;
+    return l_task_unpark(L, t, nv + 1);
 }
 
 /* Pop the first waiter of q that takes the nv values on top of L: 1 if
@@ -512,10 +508,8 @@ static int l_chan_enlist(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     /* Whatever may raise (a table growing, the ref) comes before w exists;
      * the final stores reuse keys already present, so they cannot fail. */
-    lua_pushboolean(L, 0);
+    lua_pushboolean(L, 0);           /* (waitq.node made "q" already) */
     lua_setfield(L, 2, "centry");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, 2, "q");
     lua_pushvalue(L, 2);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     ch_wait *w = new_wait(ch->rt);

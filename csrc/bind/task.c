@@ -467,7 +467,7 @@ static int l_sleep(lua_State *L)
     return l_suspend(L, t, W_SLEEP, sl, sleep_interrupt, 0, yield_k);
 }
 
-/* ---- parking (the primitive under channels, semaphores, select) ---- */
+/* ---- parking (the primitive under the Lua wait queues and select) ---- */
 
 /* The stack was emptied before parking: what is on it now are the
  * values core.wake passed. */
@@ -506,20 +506,24 @@ static l_task *check_task(lua_State *L, int i)
 
 /* core.wake(task, ...): resume a parked task with values; false if the
  * task is not parked (already woken, cancelled or finished). */
-static int l_unpark(lua_State *L)
+int l_task_unpark(lua_State *L, l_task *t, int n)
 {
-    l_task *t = check_task(L, 1);
-    int n = lua_gettop(L) - 1;
     if ((t->wait != W_PARK && t->wait != W_SHIELD) || t->interrupted) {
-        lua_pushboolean(L, 0);
-        return 1;
+        lua_pop(L, n);
+        return 0;
     }
     if (!lua_checkstack(t->co, n + 1))
         return luaL_error(L, "corio.wake: too many values");
     lua_xmove(L, t->co, n);
     t->nargs = n;
     l_task_wake(t);
-    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_unpark(lua_State *L)
+{
+    l_task *t = check_task(L, 1);
+    lua_pushboolean(L, l_task_unpark(L, t, lua_gettop(L) - 1));
     return 1;
 }
 

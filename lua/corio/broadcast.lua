@@ -25,7 +25,7 @@ local function new(n)
 end
 
 -- Read for subscriber r without waiting: true, v | true, nil, "lagged",
--- count | false, closed (ready() turns a closed end into true, nil, "closed").
+-- count | true, nil, "closed" once closed and caught up | false.
 local function take(r)
   local b, want = r.b, r.next
   local oldest = b.seq - b.cap + 1
@@ -37,7 +37,8 @@ local function take(r)
     r.next = want + 1
     return true, b.buf[want]
   end
-  return false, b.closed
+  if b.closed then return true, nil, "closed" end
+  return false
 end
 
 -- b:send(v): append v and hand it to every waiting subscriber; returns
@@ -78,25 +79,19 @@ function Broadcast:waiting()
   return self.q.n
 end
 
-local function ready(ok, closed, ...)
-  if ok then return true, closed, ... end
-  if closed then return true, nil, "closed" end
-  return false
-end
-
 -- r:recv(): the next value; nil, "lagged", count once after falling more
 -- than n behind; nil, "closed" once the broadcast is closed and r caught
 -- up.
 function Receiver:recv()
   check()
-  local ok, v, why, count = ready(take(self))
+  local ok, v, why, count = take(self)
   if ok then return v, why, count end
   return waitq.park(self.b.q, "broadcast:recv", self)
 end
 
 -- r:try_recv(): like recv, or nil, "empty" when nothing is new.
 function Receiver:try_recv()
-  local ok, v, why, count = ready(take(self))
+  local ok, v, why, count = take(self)
   if ok then return v, why, count end
   return nil, "empty"
 end
@@ -104,7 +99,7 @@ end
 local RecvCase = case.kind("broadcast:recv_case")
 
 function RecvCase:try()
-  return ready(take(self.r))
+  return take(self.r)
 end
 
 function RecvCase:enlist(node)

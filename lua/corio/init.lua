@@ -8,6 +8,7 @@ local internal = {
   suspend = true, wake = true, deadline = true, is_deadline = true,
   supervise = true, tcp_listen = true, tcp_connect = true, poll = true,
   on_exit = true, Task = true, signal_open = true, getpid = true,
+  check = true, channel = true, chan_detach = true, Channel = true,
 }
 for name, fn in pairs(core) do
   if not internal[name] then corio[name] = fn end

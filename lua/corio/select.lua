@@ -56,10 +56,18 @@ function try_from(cases, i, n)
   return tried(cases, i, n, cases[i]:try())
 end
 
--- Queue a node for every waiting case; returns the earliest timer case.
--- A case that fails to enlist withdraws the nodes queued before it.
-local function enlist(cases, n, task)
-  local nodes, at, at_i = {}, nil, nil
+-- Withdraw the nodes still queued (nodes[i] for the non-timer cases).
+local function withdraw(nodes, n)
+  for i = 1, n do
+    local node = nodes[i]
+    if node then waitq.cancel(node) end
+  end
+end
+
+-- Queue a node for every waiting case into nodes; returns the earliest
+-- timer case.
+local function enlist_all(cases, n, task, nodes)
+  local at, at_i
   for i = 1, n do
     local c = cases[i]
     if c.at then
@@ -67,12 +75,20 @@ local function enlist(cases, n, task)
     else
       local node = waitq.node(task, i)
       nodes[i] = node
-      local ok, err = pcall(c.enlist, c, node)
-      if not ok then
-        for _, queued in pairs(nodes) do waitq.cancel(queued) end
-        error(err, 0)
-      end
+      c:enlist(node)
     end
+  end
+  return at, at_i
+end
+
+-- enlist_all, and if a case fails to enlist, withdraw the nodes queued
+-- before it and raise its error.
+local function enlist(cases, n, task)
+  local nodes = {}
+  local ok, at, at_i = pcall(enlist_all, cases, n, task, nodes)
+  if not ok then
+    withdraw(nodes, n)
+    error(at, 0)
   end
   return nodes, at, at_i
 end
@@ -84,8 +100,8 @@ local function chosen(cases, i, ...)
 end
 
 -- After the park: withdraw every other node, then report the winner.
-local function settle(cases, nodes, d, at_i, ok, ...)
-  for _, node in pairs(nodes) do waitq.cancel(node) end
+local function settle(cases, n, nodes, d, at_i, ok, ...)
+  withdraw(nodes, n)
   if d then d:close() end
   if ok then return chosen(cases, ...) end
   local err = ...
@@ -109,7 +125,7 @@ local function ready_or_wait(cases, n, i, ...)
   local task = waitq.task("corio.select")
   local nodes, at, at_i = enlist(cases, n, task)
   local d = at and deadline(at - now())
-  return settle(cases, nodes, d, at_i, pcall(suspend))
+  return settle(cases, n, nodes, d, at_i, pcall(suspend))
 end
 
 -- corio.select(case, ...): index of the case that proceeded, then its

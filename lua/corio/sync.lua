@@ -81,14 +81,18 @@ local function try_take(s, k)
   return nil
 end
 
+-- k permits of s, waiting in FIFO order (the mutex's lock too).
+local function acquire(s, k, fname)
+  check()
+  local p = try_take(s, k)
+  if p then return p end
+  return (waitq.park(s.q, fname, k))
+end
+
 -- s:acquire([k]): a permit for k (default 1) permits, waiting in FIFO
 -- order; release it with permit:release() or a <close> variable.
 function Semaphore:acquire(k)
-  k = check_k(self, k, "semaphore:acquire")
-  check()
-  local p = try_take(self, k)
-  if p then return p end
-  return (waitq.park(self.q, "semaphore:acquire", k))
+  return acquire(self, check_k(self, k, "semaphore:acquire"), "semaphore:acquire")
 end
 
 -- s:try_acquire([k]): a permit, or nil when it would have to wait.
@@ -139,10 +143,7 @@ end
 -- m:lock(): a guard once the mutex is ours (FIFO); guard:unlock() or a
 -- <close> variable unlocks it.
 function Mutex:lock()
-  check()
-  local g = try_take(self.s, 1)
-  if g then return g end
-  return (waitq.park(self.s.q, "mutex:lock", 1))
+  return acquire(self.s, 1, "mutex:lock")
 end
 
 -- m:try_lock(): a guard, or nil when locked.

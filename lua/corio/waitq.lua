@@ -1,5 +1,9 @@
--- corio.waitq: FIFO queues of parked tasks, the one mechanism under
--- channels, semaphores, mutexes, notify, groups, signals and select.
+-- corio.waitq: FIFO queues of parked tasks, the mechanism under
+-- semaphores, mutexes, notify, groups, signals, oneshot, broadcast, watch
+-- and select. (Channels keep their queues in C, csrc/bind/channel.c; a
+-- select node queued there is marked by node.centry and withdrawn through
+-- core.chan_detach; the count below does not include those, which
+-- corio.stats().channel_waiting counts.)
 --
 -- A waiter is a node { task = t, tag = i, data = d }: tag is 1 for a
 -- plain wait and the case index inside corio.select; data is what the
@@ -98,21 +102,6 @@ function waitq.task(fname)
   return t
 end
 
-local function finish(node, ok, ...)
-  if ok then return ... end
-  waitq.cancel(node)
-  error((...), 0)
-end
-
--- Park the current task in q until a wake; returns the wake values
--- (tag first). On cancel/timeout the node is removed and the same error
--- object re-raised. Shielded, cancels and deadlines do not end the wait
--- (they stay pending for the next suspension).
-function waitq.park_tagged(q, node, shield)
-  waitq.push(q, node)
-  return finish(node, pcall(suspend, shield))
-end
-
 -- A task is in at most one plain wait at a time, and its node is out of
 -- every queue once park returns: reuse one node per task (allocating one
 -- per wait costs more than the rest of the wait, in GC).
@@ -125,9 +114,12 @@ local function plain_finish(node, ok, tag, ...)
   error(tag, 0)
 end
 
--- waitq.park(q, fname[, data[, shield]]): park as a plain wait; returns
--- the wake values without the tag. (The hot path of every channel,
--- semaphore and mutex wait: push and finish are inlined.)
+-- waitq.park(q, fname[, data[, shield]]): park the current task in q
+-- until a wake; returns the wake values without the tag. On cancel or
+-- timeout the node is removed and the same error object re-raised.
+-- Shielded, cancels and deadlines do not end the wait (they stay pending
+-- for the next suspension). (The hot path of every semaphore, mutex and
+-- notify wait: push and finish are inlined.)
 function waitq.park(q, fname, data, shield)
   local t = current()
   local node = plain[t]
