@@ -14,6 +14,13 @@ static void why_clear(char *why, size_t whylen)
         why[0] = '\0';
 }
 
+int corio_backend_fail(char *why, size_t whylen, const char *what, int err)
+{
+    if (why && whylen)
+        snprintf(why, whylen, "%s: %s", what, strerror(-err));
+    return err;
+}
+
 /* io_uring when the kernel lets us, else epoll. If both fail, why names
  * both reasons and the epoll error is returned. */
 static int open_auto(corio_backend **out, char *why, size_t whylen)

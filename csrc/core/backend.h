@@ -93,6 +93,10 @@ struct corio_backend {
     const corio_backend_vt *vt;
 };
 
+/* For backends' set-up: write "<what>: <strerror(-err)>" into why (if
+ * there is room) and return err (a -errno), for chaining. */
+int corio_backend_fail(char *why, size_t whylen, const char *what, int err);
+
 /* io_uring backend. On failure returns -errno and writes the reason (e.g.
  * "io_uring_setup: Operation not permitted") into why. */
 int corio_backend_uring_new(corio_backend **out, char *why, size_t whylen);

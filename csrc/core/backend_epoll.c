@@ -73,12 +73,6 @@ typedef struct ep {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Write "what: strerror(err)" into why, if the caller gave room. */
-static void set_why(char *why, size_t len, const char *what, int err)
-{
-    if (why && len)
-        snprintf(why, len, "%s: %s", what, strerror(err));
-}
 
 /* EAGAIN and friends: "nothing now, wait for readiness". */
 static int would_block(int err)
@@ -601,16 +595,14 @@ int corio_backend_epoll_new(corio_backend **out, char *why, size_t whylen)
     if (!e || !scratch) {
         free(e);
         free(scratch);
-        set_why(why, whylen, "epoll backend", ENOMEM);
-        return -ENOMEM;
+        return corio_backend_fail(why, whylen, "epoll backend", -ENOMEM);
     }
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (e->epfd < 0) {
-        int err = errno;
-        set_why(why, whylen, "epoll_create1", err);
+        int err = -errno;
         free(scratch);
         free(e);
-        return -err;
+        return corio_backend_fail(why, whylen, "epoll_create1", err);
     }
     e->base.vt = &ep_vt;
     e->efd = -1;

@@ -99,13 +99,6 @@ typedef struct uring_backend {
 
 static const corio_backend_vt uring_vt;
 
-/* Write "<what>: <strerror>" into why; returns err for chaining. */
-static int fail(char *why, size_t len, const char *what, int err)
-{
-    if (why && len)
-        snprintf(why, len, "%s: %s", what, strerror(-err));
-    return err;
-}
 
 /* ---- provided buffers ---------------------------------------------------- */
 
@@ -203,7 +196,7 @@ static int setup_bufs(uring_backend *b, char *why, size_t len)
     if (rc < 0 && (rc = map_bufs(b, URING_NBUFS, URING_BUFSZ, 0)) < 0)
         unmap_bufs(b);
     if (rc < 0)
-        return fail(why, len, "io_uring_register_buf_ring", rc);
+        return corio_backend_fail(why, len, "io_uring_register_buf_ring", rc);
     io_uring_buf_ring_init(b->br);
     for (unsigned i = 0; i < b->nbufs; i++)
         recycle(b, i);
@@ -232,7 +225,7 @@ static int setup_ring(uring_backend *b, char *why, size_t len)
         rc = io_uring_queue_init_params(URING_SQ_ENTRIES, &b->ring, &p);
     }
     if (rc < 0)
-        return fail(why, len, "io_uring_setup", rc);
+        return corio_backend_fail(why, len, "io_uring_setup", rc);
     b->ring_ok = 1;
     return 0;
 }
@@ -244,7 +237,8 @@ static int check_features(uring_backend *b, char *why, size_t len)
 {
     unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
     if ((b->ring.features & need) != need)
-        return fail(why, len, "io_uring: kernel lacks EXT_ARG/NODROP/SUBMIT_STABLE", -ENOSYS);
+        return corio_backend_fail(why, len, "io_uring: kernel lacks EXT_ARG/NODROP/SUBMIT_STABLE",
+                                  -ENOSYS);
     return 0;
 }
 
@@ -256,11 +250,12 @@ static int probe_ops(uring_backend *b, char *why, size_t len)
                                IORING_OP_ASYNC_CANCEL };
     struct io_uring_probe *p = io_uring_get_probe_ring(&b->ring);
     if (!p)
-        return fail(why, len, "io_uring_get_probe", -ENOSYS);
+        return corio_backend_fail(why, len, "io_uring_get_probe", -ENOSYS);
     int rc = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (!io_uring_opcode_supported(p, ops[i]))
-            rc = fail(why, len, "io_uring: a required opcode is missing", -ENOSYS);
+            rc = corio_backend_fail(why, len, "io_uring: a required opcode is missing",
+                                    -ENOSYS);
     io_uring_free_probe(p);
     return rc;
 }
@@ -757,7 +752,7 @@ static int init_backend(uring_backend *b, char *why, size_t len)
         return rc;
     b->msgs = calloc(b->ring.sq.ring_entries, sizeof *b->msgs);
     if (!b->msgs)
-        return fail(why, len, "calloc", -ENOMEM);
+        return corio_backend_fail(why, len, "calloc", -ENOMEM);
     io_uring_register_ring_fd(&b->ring);  /* optional: saves an fget per enter */
     probe_recv(b);
     b->ms_accept = 1;  /* same kernel release (5.19) as buffer rings */
@@ -770,7 +765,7 @@ int corio_backend_uring_new(corio_backend **out, char *why, size_t whylen)
 {
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
-        return fail(why, whylen, "calloc", -ENOMEM);
+        return corio_backend_fail(why, whylen, "calloc", -ENOMEM);
     b->base.vt = &uring_vt;
     b->efd = -1;
     int rc = init_backend(b, why, whylen);
