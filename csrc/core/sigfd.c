@@ -40,19 +40,22 @@ const char *corio_signal_name(int signo)
     return NULL;
 }
 
-/* Count a new listener of set; block the signals it is the first for. */
+/* Count a new listener of set; block the signals it is the first for.
+ * It is counted even on failure, so the caller's release balances it. */
 static int retain(const sigset_t *set)
 {
     sigset_t now, add;
+    sigemptyset(&now);
     sigemptyset(&add);
-    if (sigprocmask(SIG_BLOCK, NULL, &now) < 0)
-        return -errno;
+    int rc = sigprocmask(SIG_BLOCK, NULL, &now) < 0 ? -errno : 0;
     for (int s = 1; s < NSIG; s++) {
-        if (!sigismember(set, s) || listeners[s]++ > 0 || sigismember(&now, s))
+        if (!sigismember(set, s) || listeners[s]++ > 0 || rc < 0 || sigismember(&now, s))
             continue;
         sigaddset(&add, s);
         sigaddset(&blocked_by_us, s);
     }
+    if (rc < 0)
+        return rc;
     return sigprocmask(SIG_BLOCK, &add, NULL) < 0 ? -errno : 0;
 }
 
