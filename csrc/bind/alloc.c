@@ -37,6 +37,7 @@ typedef struct l_alloc {
     lua_Alloc prev;           /* the state's allocator before ours */
     void *prev_ud;
     void *main_block;         /* the main thread's block: freed last */
+    size_t churn;             /* bytes allocated since the last reset */
     corio_slab slab;
 } l_alloc;
 
@@ -71,6 +72,7 @@ static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
         return slab_realloc(a, p, osize, nsize);
     }
     if (!p) {
+        a->churn += nsize;
         void *q = nsize && nsize <= CORIO_SLAB_MAX ? corio_slab_alloc(&a->slab, nsize) : NULL;
         return q ? q : a->prev(a->prev_ud, NULL, osize, nsize);
     }
@@ -138,4 +140,29 @@ size_t l_alloc_slab_bytes(lua_State *L)
 {
     void *ud;
     return lua_getallocf(L, &ud) == l_alloc_fn ? ((l_alloc *)ud)->slab.live : 0;
+}
+
+static l_alloc *active(lua_State *L)
+{
+    void *ud;
+    return lua_getallocf(L, &ud) == l_alloc_fn ? ud : NULL;
+}
+
+size_t l_alloc_churn(lua_State *L)
+{
+    l_alloc *a = active(L);
+    return a ? a->churn : 0;
+}
+
+void l_alloc_reset_churn(lua_State *L)
+{
+    l_alloc *a = active(L);
+    if (a)
+        a->churn = 0;
+}
+
+size_t l_alloc_trim(lua_State *L)
+{
+    l_alloc *a = active(L);
+    return a ? 0 : 0;
 }

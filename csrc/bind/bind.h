@@ -89,6 +89,12 @@ struct l_runtime {
     int mt[CL_COUNT];         /* registry refs of the class metatables */
     int npool;
     int closed;
+    /* idle.c: the pass of garbage collection run while the loop idles */
+    size_t idle_heap;         /* heap bytes after the last pass */
+    size_t idle_passes;       /* passes completed */
+    size_t idle_released;     /* bytes given back to the system by them */
+    int idle_ends;            /* cycle ends the pass under way still needs */
+    int idle_slices;          /* slices it has run */
 };
 
 /* runtime.c */
@@ -133,6 +139,16 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
 void l_alloc_install(lua_State *L);
 int l_alloc_active(lua_State *L);
 size_t l_alloc_slab_bytes(lua_State *L);
+/* Bytes allocated since the last reset (0 when the slab is off). */
+size_t l_alloc_churn(lua_State *L);
+void l_alloc_reset_churn(lua_State *L);
+/* Return the slab's empty runs to the system; bytes released. */
+size_t l_alloc_trim(lua_State *L);
+
+/* idle.c: whether a garbage-collection pass is due (or under way) now
+ * that the loop has idled; run one slice of it: 1 while more remains. */
+int l_idle_due(lua_State *L, l_runtime *rt);
+int l_idle_work(lua_State *L, l_runtime *rt);
 
 /* task.c */
 void l_task_open(lua_State *L);

@@ -14,7 +14,7 @@ typedef struct l_poll {
 
 static void poll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    l_poll *p = op->owner;
+    l_poll *p = corio_container_of(op, l_poll, pop.op);
     (void)data, (void)flags;
     op->bres = res;
     l_task_wake(p->task);
@@ -54,7 +54,7 @@ static int l_poll_fd(lua_State *L)
     lua_settop(L, 2);
     l_poll *p = lua_newuserdatauv(L, sizeof *p, 0);
     memset(p, 0, sizeof *p);
-    p->pop = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb, .owner = p},
+    p->pop = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb},
                              .events = events};
     p->task = t;
     corio_backend *be = t->rt->loop.be;

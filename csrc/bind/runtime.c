@@ -9,6 +9,7 @@
 #define RUNTIME_MT "corio.Runtime"
 #define CANCELLED_MT "corio.Cancelled"
 #define RUNTIME_KEY "corio.runtime"
+#define IDLE_GRACE_NS 50000000   /* quiet time before idle garbage collection */
 
 l_runtime *l_rt(lua_State *L)
 {
@@ -190,6 +191,21 @@ static void cancel_all(l_runtime *rt)
     l_each_live(rt->from, rt, cancel_one);
 }
 
+/* Wait for the next event. When a garbage-collection pass is due, wait
+ * only a grace period first; if nothing happened in it, run the pass in
+ * slices with a poll for I/O after each, until it is over or an event
+ * makes a task ready. */
+static int wait_events(l_runtime *rt)
+{
+    corio_loop *l = &rt->loop;
+    if (!l_idle_due(rt->from, rt))
+        return corio_loop_poll(l, -1);
+    int rc = corio_loop_poll(l, IDLE_GRACE_NS);
+    while (rc >= 0 && !l->nready && l_idle_work(rt->from, rt))
+        rc = corio_loop_poll(l, 0);
+    return rc;
+}
+
 /* Run until every task has finished. Returns 0, -errno from the backend,
  * or 1 when a deadlock had to be broken by cancelling every task. */
 static int drive(l_runtime *rt)
@@ -205,7 +221,7 @@ static int drive(l_runtime *rt)
             cancel_all(rt);
             continue;
         }
-        int rc = corio_loop_poll(&rt->loop, -1);
+        int rc = wait_events(rt);
         if (rc < 0)
             return rc;
     }
@@ -324,7 +340,7 @@ static int l_on_error(lua_State *L)
 static int l_stats(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 9);
     lua_pushstring(L, l_alloc_active(L) ? "slab" : "libc");
     lua_setfield(L, -2, "allocator");
     lua_pushinteger(L, (lua_Integer)l_alloc_slab_bytes(L));
@@ -339,6 +355,10 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "io_waiting");
     lua_pushinteger(L, (lua_Integer)rt->nchanwait);
     lua_setfield(L, -2, "channel_waiting");
+    lua_pushinteger(L, (lua_Integer)rt->idle_passes);
+    lua_setfield(L, -2, "idle_gc_passes");
+    lua_pushinteger(L, (lua_Integer)rt->idle_released);
+    lua_setfield(L, -2, "idle_released_bytes");
     return 1;
 }
 

@@ -46,8 +46,8 @@ struct corio_op {
     uint8_t kind;          /* enum corio_op_kind */
     uint8_t bstate;        /* backend-private: 0 while idle (no callback pending) */
     int fd;
-    corio_op_cb cb;
-    void *owner;           /* for the owner's use */
+    corio_op_cb cb;        /* owners embed the op and find themselves
+                              with corio_container_of */
     corio_op *bnext, *bprev;  /* backend-private links */
     int bres;                 /* backend-private */
 };
@@ -70,6 +70,9 @@ typedef struct corio_poll_op {      /* CORIO_OP_POLL */
     corio_op op;
     unsigned events;
 } corio_poll_op;
+
+/* The struct of type T whose member m is at p. */
+#define corio_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 /* True while the op has a final callback still to come. */
 static inline int corio_op_busy(const corio_op *op) { return op->bstate != 0; }

@@ -66,7 +66,7 @@ static void push_fd(corio_listener *ls, int fd)
 
 static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_listener *ls = op->owner;
+    corio_listener *ls = corio_container_of(op, corio_listener, accept);
     (void)data, (void)flags;
     if (res >= 0 && (ls->flags & CORIO_SF_CLOSED))
         close(res);
@@ -112,7 +112,7 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
         return fd;
     }
     ls->loop = l, ls->fd = fd, ls->h.release = release;
-    ls->accept = (corio_op){.kind = CORIO_OP_ACCEPT, .fd = fd, .cb = accept_cb, .owner = ls};
+    ls->accept = (corio_op){.kind = CORIO_OP_ACCEPT, .fd = fd, .cb = accept_cb};
     corio_loop_add_handle(l, &ls->h);
     *out = ls;
     return 0;

@@ -26,7 +26,7 @@ static corio_wreq *wreq_take(corio_stream *s, int kind, corio_op_cb cb)
         w->o.op.kind = (uint8_t)kind;
         w->o.op.fd = s->fd;
         w->o.op.cb = cb;
-        w->o.op.owner = s;
+        w->s = s;
     }
     return w;
 }
@@ -61,7 +61,7 @@ static void apply_backpressure(corio_stream *s)
 /* RECV callback: every byte received is kept, also when a cancel raced. */
 static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_stream *s = op->owner;
+    corio_stream *s = corio_container_of(op, corio_stream, recv);
     if (res > 0 && corio_buf_append(&s->rbuf, data, (size_t)res) < 0)
         s->rerr = -ENOMEM;
     else if (res == 0)
@@ -110,8 +110,8 @@ static void end_write(corio_stream *s)
 /* SEND callback: resubmit the rest of a short send, else wake the writer. */
 static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_stream *s = op->owner;
-    corio_wreq *w = s->w;
+    corio_wreq *w = corio_container_of(op, corio_wreq, o.op);
+    corio_stream *s = w->s;
     (void)data, (void)flags;
     if (res < 0) {
         s->werr = res;
@@ -132,7 +132,7 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
 /* CONNECT callback. */
 static void conn_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_stream *s = op->owner;
+    corio_stream *s = corio_container_of(op, corio_wreq, o.op)->s;
     (void)data, (void)flags;
     s->conn_res = res;
     end_write(s);
@@ -148,7 +148,6 @@ void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
     s->recv.kind = CORIO_OP_RECV;
     s->recv.fd = fd;
     s->recv.cb = recv_cb;
-    s->recv.owner = s;
     corio_loop_add_handle(l, &s->h);
 }
 

@@ -55,6 +55,7 @@ typedef struct corio_wreq {
         corio_send_op send;
         corio_connect_op conn;
     } o;                       /* SEND, or CONNECT while connecting */
+    struct corio_stream *s;    /* whose write it is */
     struct iovec *iov;         /* unsent part of the write */
     int iovcnt;
     struct iovec small[CORIO_STREAM_IOV];
@@ -66,8 +67,8 @@ typedef struct corio_stream {
     corio_loop *loop;
     int fd;
     unsigned flags;
-    int rerr;                  /* -errno of a failed read (sticky) */
-    int werr;                  /* -errno of the last failed write */
+    int16_t rerr;              /* -errno of a failed read (sticky) */
+    int16_t werr;              /* -errno of the last failed write */
     int conn_res;              /* connect result: 1 pending, 0 ok, -errno */
     corio_buf rbuf;
     corio_op recv;

@@ -91,7 +91,7 @@ static void rec_keep(rec *r, int res, const void *data)
  * re-submitted, as the contract asks of owners. */
 static void rec_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    rec *r = op->owner;
+    rec *r = corio_container_of(op, rec, op);
     if (!r->armed)
         g_stray++;
     rec_keep(r, res, data);
@@ -116,7 +116,6 @@ static void rec_init(rec *r, corio_backend *b, int kind, int fd)
     r->op.kind = (uint8_t)kind;
     r->op.fd = fd;
     r->op.cb = rec_cb;
-    r->op.owner = r;
 }
 
 /* Submit r's op; 0 or -errno. */
@@ -434,7 +433,7 @@ static void sender_go(sender *s)
 
 static void sender_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    sender *s = op->owner;
+    sender *s = corio_container_of(op, sender, op);
     (void)data;
     s->calls++;
     if (res < 0 || (flags & CORIO_OPF_MORE)) {
@@ -458,7 +457,6 @@ static void sender_start(sender *s, corio_backend *b, int fd, const char *buf, s
     s->op.kind = CORIO_OP_SEND;
     s->op.fd = fd;
     s->op.cb = sender_cb;
-    s->op.owner = s;
     s->send.iov = &s->iov;
     s->send.iovcnt = 1;
     sender_go(s);
@@ -699,7 +697,7 @@ static void test_fd_reuse(corio_backend *b)
 static int g_repoll;
 static void repoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    rec *r = op->owner;
+    rec *r = corio_container_of(op, rec, op);
     (void)data;
     (void)flags;
     r->res = res;

@@ -84,7 +84,7 @@ static void append(top *t, const void *p, size_t n)
 
 static void cb_recv(corio_op *op, int res, const void *data, unsigned flags)
 {
-    top *t = op->owner;
+    top *t = corio_container_of(op, top, op);
     record(t, res, flags);
     if (res > 0)
         append(t, data, (size_t)res);
@@ -92,7 +92,7 @@ static void cb_recv(corio_op *op, int res, const void *data, unsigned flags)
 
 static void cb_accept(corio_op *op, int res, const void *data, unsigned flags)
 {
-    top *t = op->owner;
+    top *t = corio_container_of(op, top, op);
     (void)data;
     record(t, res, flags);
     if (res >= 0 && t->nfds < 64)
@@ -102,7 +102,7 @@ static void cb_accept(corio_op *op, int res, const void *data, unsigned flags)
 static void cb_plain(corio_op *op, int res, const void *data, unsigned flags)
 {
     (void)data;
-    record(op->owner, res, flags);
+    record(corio_container_of(op, top, op), res, flags);
 }
 
 /* Arm the next chunk of a self-resubmitting SEND, split over two iovecs. */
@@ -121,7 +121,7 @@ static void send_next(top *t)
 
 static void cb_send_more(corio_op *op, int res, const void *data, unsigned flags)
 {
-    top *t = op->owner;
+    top *t = corio_container_of(op, top, op);
     (void)data;
     (void)flags;
     t->ncb++;
@@ -143,7 +143,6 @@ static void top_init(top *t, int kind, int fd, corio_op_cb cb)
     t->op.kind = (uint8_t)kind;
     t->op.fd = fd;
     t->op.cb = cb;
-    t->op.owner = t;
 }
 
 static void top_free(top *t)
@@ -575,7 +574,7 @@ static void cb_poll_resubmit(corio_op *op, int res, const void *data, unsigned f
 {
     cb_plain(op, res, data, flags);
     if (++resub_count < 3) {
-        ((top *)op->owner)->nfinal = 0;
+        corio_container_of(op, top, op)->nfinal = 0;
         CHECK(B->vt->submit(B, op) == 0);
     }
 }
