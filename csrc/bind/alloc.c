@@ -46,9 +46,9 @@ static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
     void *q = NULL;
     if (nsize <= CORIO_SLAB_MAX)
         q = corio_slab_alloc(&a->slab, nsize);
-    /* Lua: a shrink never fails. Keeping p is safe: it is later freed
-     * with the smaller size into a smaller class, which it more than fits
-     * (a few bytes lost, only when memory is exhausted). */
+    /* Lua: a shrink never fails. Keeping p is safe: freed later with the
+     * smaller size, it still goes back to its own run (only the slab's
+     * live count is a few bytes off, and only when memory is exhausted). */
     if (!q && !(q = a->prev(a->prev_ud, NULL, 0, nsize)))
         return nsize <= osize ? p : NULL;
     memcpy(q, p, osize < nsize ? osize : nsize);

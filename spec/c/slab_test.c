@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "slab.h"
 #include "check.h"
 
@@ -114,11 +116,271 @@ static void test_exhaustion(void)
     corio_slab_destroy(&s);
 }
 
+/* Helpers of the trim tests: runs by index, and blocks filled with a
+ * pattern of their own so that an overlap or a stale link shows. */
+static size_t run_index(const corio_slab *s, const void *p)
+{
+    return (size_t)((const char *)p - s->base) / CORIO_SLAB_RUN;
+}
+
+/* Pages of run i resident in memory, by mincore. */
+static size_t resident(const corio_slab *s, size_t i)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+    unsigned char vec[CORIO_SLAB_RUN / 4096];
+    if (mincore(s->base + i * CORIO_SLAB_RUN, CORIO_SLAB_RUN, vec) < 0)
+        return (size_t)-1;
+    for (size_t k = 0; k < CORIO_SLAB_RUN / pg; k++)
+        n += vec[k] & 1;
+    return n;
+}
+
+static int fill(corio_slab *s, unsigned char **blk, size_t count, size_t n, int seed)
+{
+    int ok = 1;
+    for (size_t i = 0; i < count; i++) {
+        blk[i] = corio_slab_alloc(s, n);
+        ok &= blk[i] != NULL;
+        if (blk[i])
+            memset(blk[i], (int)((seed + i) & 0xff), n);
+    }
+    return ok;
+}
+
+static int intact(unsigned char **blk, size_t count, size_t n, int seed)
+{
+    int ok = 1;
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < n; k++)
+            ok &= blk[i][k] == (unsigned char)((seed + i) & 0xff);
+    return ok;
+}
+
+static void free_all(corio_slab *s, unsigned char **blk, size_t count, size_t n)
+{
+    for (size_t i = 0; i < count; i++)
+        corio_slab_free(s, blk[i], n);
+}
+
+/* 19,000 strings of 96 bytes freed at once: frees release nothing, trim
+ * gives back every run but the class's current one, whose pages leave
+ * memory; the blocks are then served again from those runs, intact. */
+static void test_trim_releases(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { N = 19000, SZ = 96 };
+    static unsigned char *blk[N];
+    CHECK(fill(&s, blk, N, SZ, 1), "fill");
+    size_t runs = run_index(&s, s.top), cur = run_index(&s, blk[N - 1]);
+    CHECK(runs == (N * SZ + CORIO_SLAB_RUN - 1) / CORIO_SLAB_RUN, "%zu runs", runs);
+    free_all(&s, blk, N, SZ);
+    size_t gone = 0;
+    for (size_t i = 0; i < runs; i++)
+        gone += resident(&s, i) == 0;
+    CHECK(gone == 0 && s.released_bytes == 0, "frees alone released %zu runs", gone);
+    CHECK(s.empty_bytes == (runs - 1) * CORIO_SLAB_RUN, "empty %zu", s.empty_bytes);
+    size_t got = corio_slab_trim(&s);
+    CHECK(got == (runs - 1) * CORIO_SLAB_RUN, "trim released %zu", got);
+    for (size_t i = 0; i < runs; i++)
+        gone += resident(&s, i) == 0;
+    CHECK(gone == runs - 1 && resident(&s, cur) > 0, "%zu runs left memory", gone);
+    CHECK(s.empty_bytes == 0 && s.released_bytes == got, "counters after trim");
+    CHECK(corio_slab_footprint(&s) == CORIO_SLAB_RUN, "footprint %zu", corio_slab_footprint(&s));
+    CHECK(corio_slab_trim(&s) == 0, "second trim releases nothing");
+    char *top = s.top;
+    CHECK(fill(&s, blk, N, SZ, 2) && intact(blk, N, SZ, 2), "refilled blocks intact");
+    CHECK(s.top == top && s.released_bytes == 0, "released runs reused, none carved");
+    CHECK(s.live == (size_t)N * SZ, "live %zu", s.live);
+    corio_slab_destroy(&s);
+}
+
+/* Classes side by side: freeing one class releases only its runs; the
+ * others' blocks stay intact and resident. */
+static void test_trim_mixed(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { A = 10000, B = 1000, C = 300 };   /* 3, 4 and 5 runs */
+    static unsigned char *a[A], *b[B], *c[C];
+    for (int i = 0; i < 10; i++)
+        CHECK(fill(&s, a + i * A / 10, A / 10, 16, i) && fill(&s, b + i * B / 10, B / 10, 200, i) &&
+              fill(&s, c + i * C / 10, C / 10, 1000, i), "fill round %d", i);
+    free_all(&s, b, B, 200);
+    CHECK(corio_slab_trim(&s) == 3 * CORIO_SLAB_RUN, "trim of the 200-byte class");
+    int ok = 1;
+    for (int i = 0; i < 10; i++)
+        ok &= intact(a + i * A / 10, A / 10, 16, i) && intact(c + i * C / 10, C / 10, 1000, i);
+    CHECK(ok, "other classes' blocks intact");
+    CHECK(resident(&s, run_index(&s, a[0])) > 0 && resident(&s, run_index(&s, c[0])) > 0,
+          "other classes' runs resident");
+    free_all(&s, a, A, 16);
+    free_all(&s, c, C, 1000);
+    CHECK(corio_slab_trim(&s) == 6 * CORIO_SLAB_RUN, "trim of the rest");
+    CHECK(s.live == 0, "live %zu", s.live);
+    corio_slab_destroy(&s);
+}
+
+/* A run with one live block is not released; it is once that block goes.
+ * The current run is never released, even empty. */
+static void test_trim_partial(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { PER = CORIO_SLAB_RUN / 64, N = 3 * PER };   /* runs 0, 1, 2 (current) */
+    static unsigned char *blk[N];
+    CHECK(fill(&s, blk, N, 64, 7), "fill");
+    CHECK(run_index(&s, blk[0]) == 0 && run_index(&s, blk[PER]) == 1 &&
+          run_index(&s, blk[N - 1]) == 2, "three runs in order");
+    for (size_t i = 0; i < 2 * PER; i++)
+        if (i != 5)
+            corio_slab_free(&s, blk[i], 64);
+    CHECK(corio_slab_trim(&s) == CORIO_SLAB_RUN, "only the empty run released");
+    CHECK(resident(&s, 0) > 0 && resident(&s, 1) == 0, "run 0 kept, run 1 gone");
+    CHECK(intact(blk + 5, 1, 64, 7 + 5), "the live block survived");
+    corio_slab_free(&s, blk[5], 64);
+    free_all(&s, blk + 2 * PER, PER, 64);
+    CHECK(corio_slab_trim(&s) == CORIO_SLAB_RUN, "run 0 released, current run kept");
+    CHECK(resident(&s, 0) == 0 && resident(&s, 2) > 0, "residency after the second trim");
+    corio_slab_destroy(&s);
+}
+
+/* Runs one class gave back serve another class (a fresh one, and one
+ * with runs of its own), carved afresh: no stale link from the old class. */
+static void test_trim_other_class(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { A = 3 * (CORIO_SLAB_RUN / 48), B = 2 * (CORIO_SLAB_RUN / 512) };
+    static unsigned char *a[A], *b[B];
+    CHECK(fill(&s, a, A, 48, 3), "fill 48");
+    free_all(&s, a, A, 48);
+    CHECK(corio_slab_trim(&s) == 2 * CORIO_SLAB_RUN, "trim");
+    char *top = s.top;
+    CHECK(fill(&s, b, B, 512, 4) && intact(b, B, 512, 4), "512-byte blocks in released runs");
+    CHECK(s.top == top && run_index(&s, b[0]) != run_index(&s, b[B - 1]), "reused, not carved");
+    CHECK(fill(&s, a, A, 48, 5) && intact(a, A, 48, 5) && intact(b, B, 512, 4),
+          "48-byte class served again");
+    corio_slab_destroy(&s);
+}
+
+/* Runs emptied in either address order, with a live run between them:
+ * each empty run is released (trim gathers neighbours into one call), the
+ * run in the middle is not. */
+static void test_trim_spans(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { PER = CORIO_SLAB_RUN / 256, N = 6 * PER };   /* runs 0..5, 5 current */
+    static unsigned char *blk[N];
+    CHECK(fill(&s, blk, N, 256, 9), "fill");
+    for (size_t i = N; i-- > 0;)
+        if (i != 2 * PER + 1)
+            corio_slab_free(&s, blk[i], 256);
+    CHECK(corio_slab_trim(&s) == 4 * CORIO_SLAB_RUN, "four runs released");
+    size_t gone = 0;
+    for (size_t i = 0; i < 5; i++)
+        gone += resident(&s, i) == 0;
+    CHECK(gone == 4 && resident(&s, 2) > 0, "runs 0, 1, 3, 4 gone, 2 kept");
+    CHECK(intact(blk + 2 * PER + 1, 1, 256, 9 + 2 * PER + 1), "the live block survived");
+    corio_slab_destroy(&s);
+}
+
+/* Where the system refuses to drop pages (here a locked run), trim
+ * releases the others and keeps that run empty, for a later trim. Not
+ * under ASan, whose mlock does nothing. */
+static void test_trim_refused(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#endif
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    enum { PER = CORIO_SLAB_RUN / 512, N = 4 * PER };   /* runs 0..3, 3 current */
+    static unsigned char *blk[N];
+    CHECK(fill(&s, blk, N, 512, 0), "fill");
+    if (mlock(s.base + CORIO_SLAB_RUN, CORIO_SLAB_RUN) < 0) {
+        printf("skip test_trim_refused: mlock not permitted\n");
+        corio_slab_destroy(&s);
+        return;
+    }
+    free_all(&s, blk, PER, 512);                  /* run 0 */
+    free_all(&s, blk + 2 * PER, PER, 512);        /* run 2 */
+    free_all(&s, blk + PER, PER, 512);            /* run 1 (locked), between them */
+    CHECK(corio_slab_trim(&s) == 2 * CORIO_SLAB_RUN, "the unlocked runs released");
+    CHECK(s.empty_bytes == CORIO_SLAB_RUN && resident(&s, 1) > 0, "the locked run kept");
+    munlock(s.base + CORIO_SLAB_RUN, CORIO_SLAB_RUN);
+    CHECK(corio_slab_trim(&s) == CORIO_SLAB_RUN && resident(&s, 1) == 0, "released once unlocked");
+    CHECK(fill(&s, blk, 3 * PER, 512, 1) && intact(blk, 3 * PER, 512, 1), "all three reused");
+    corio_slab_destroy(&s);
+}
+
+/* Alloc/free churn, on the current run and across a run boundary (a run
+ * emptying and refilling), never releases anything by itself. */
+static void test_churn_keeps_runs(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)1 << 30) == 0, "init");
+    void *x = corio_slab_alloc(&s, 100), *y = x;
+    for (int i = 0; i < 100000 && y == x; i++) {
+        corio_slab_free(&s, x, 100);
+        y = corio_slab_alloc(&s, 100);
+    }
+    CHECK(y == x && corio_slab_trim(&s) == 0 && resident(&s, run_index(&s, x)) > 0,
+          "churn on the current run");
+    corio_slab_free(&s, x, 100);
+    CHECK(corio_slab_trim(&s) == 0 && s.empty_bytes == 0, "empty current run kept");
+    enum { PER = CORIO_SLAB_RUN / CORIO_SLAB_MAX };
+    unsigned char *blk[PER + 1];
+    CHECK(fill(&s, blk, PER + 1, CORIO_SLAB_MAX, 0), "fill");
+    for (int r = 0; r < 1000; r++) {
+        free_all(&s, blk, PER, CORIO_SLAB_MAX);
+        fill(&s, blk, PER, CORIO_SLAB_MAX, r);
+    }
+    CHECK(intact(blk, PER, CORIO_SLAB_MAX, 999), "blocks intact after churn");
+    CHECK(s.released_bytes == 0, "churn released %zu bytes", s.released_bytes);
+    corio_slab_destroy(&s);
+}
+
+/* A range used up by one class, emptied and trimmed, serves another class
+ * to its end. */
+static void test_trim_whole_range(void)
+{
+    corio_slab s;
+    CHECK(corio_slab_init(&s, (size_t)64 << 20) == 0, "init");
+    enum { MAX = ((size_t)64 << 20) / CORIO_SLAB_MAX };
+    size_t runs = ((size_t)64 << 20) / CORIO_SLAB_RUN, n = 0;
+    static void *big[MAX];
+    while (n < MAX && (big[n] = corio_slab_alloc(&s, CORIO_SLAB_MAX)) != NULL)
+        n++;
+    CHECK(n == MAX && !corio_slab_alloc(&s, CORIO_SLAB_MAX), "%zu blocks fill the range", n);
+    for (size_t i = 0; i < n; i++)
+        corio_slab_free(&s, big[i], CORIO_SLAB_MAX);
+    CHECK(corio_slab_trim(&s) == (runs - 1) * CORIO_SLAB_RUN, "trim of a full range");
+    size_t small = 0;
+    unsigned char *p;
+    while ((p = corio_slab_alloc(&s, 16)) != NULL) {
+        memset(p, 0xab, 16);
+        small++;
+    }
+    CHECK(small == (runs - 1) * (CORIO_SLAB_RUN / 16), "%zu 16-byte blocks", small);
+    CHECK(corio_slab_alloc(&s, CORIO_SLAB_MAX) != NULL, "the kept run still serves its class");
+    corio_slab_destroy(&s);
+}
+
 int main(void)
 {
     test_sizes();
     test_reuse();
     test_churn();
     test_exhaustion();
+    test_trim_releases();
+    test_trim_mixed();
+    test_trim_partial();
+    test_trim_other_class();
+    test_trim_spans();
+    test_trim_refused();
+    test_churn_keeps_runs();
+    test_trim_whole_range();
     return check_report();
 }
