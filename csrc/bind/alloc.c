@@ -130,22 +130,22 @@ void l_alloc_install(lua_State *L)
     lua_setallocf(L, l_alloc_fn, a);
 }
 
-int l_alloc_active(lua_State *L)
-{
-    void *ud;
-    return lua_getallocf(L, &ud) == l_alloc_fn;
-}
-
-size_t l_alloc_slab_bytes(lua_State *L)
-{
-    void *ud;
-    return lua_getallocf(L, &ud) == l_alloc_fn ? ((l_alloc *)ud)->slab.live : 0;
-}
 
 static l_alloc *active(lua_State *L)
 {
     void *ud;
     return lua_getallocf(L, &ud) == l_alloc_fn ? ud : NULL;
+}
+
+int l_alloc_active(lua_State *L)
+{
+    return active(L) != NULL;
+}
+
+size_t l_alloc_slab_bytes(lua_State *L)
+{
+    l_alloc *a = active(L);
+    return a ? a->slab.live : 0;
 }
 
 size_t l_alloc_churn(lua_State *L)
@@ -164,5 +164,5 @@ void l_alloc_reset_churn(lua_State *L)
 size_t l_alloc_trim(lua_State *L)
 {
     l_alloc *a = active(L);
-    return a ? 0 : 0;
+    return a ? corio_slab_trim(&a->slab) : 0;
 }
