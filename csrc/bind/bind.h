@@ -31,25 +31,39 @@ typedef struct l_deadline l_deadline;
 
 enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
 
+/* What a suspended task waits on. The kind also says how a cancel or a
+ * deadline breaks the wait (task.c maps each to its interrupt function),
+ * so a task needs no function pointer for it. */
 enum l_wait {
     W_NONE, W_SLEEP, W_PARK, W_JOIN,              /* woken by the runtime */
     W_SHIELD,         /* parked, deaf to cancels and deadlines (they stay pending) */
     W_CHAN,           /* in channel send/recv (woken by the channel only) */
-    W_IO                                          /* woken by the reactor */
+    W_READ, W_WRITE, W_ACCEPT, W_POLL,            /* woken by the reactor */
+    W_COUNT
 };
+#define W_IO_FIRST W_READ
+static inline int l_wait_io(int wait) { return wait >= W_IO_FIRST; }
 
 /* Breaks a task's current wait; must arrange a later l_task_wake. */
 typedef void (*l_interrupt_fn)(l_task *t);
+/* The interrupt functions of the wait kinds the other files own. */
+void l_channel_interrupt(l_task *t);      /* W_CHAN */
+void l_stream_read_interrupt(l_task *t);  /* W_READ */
+void l_stream_write_interrupt(l_task *t); /* W_WRITE (writes and connects) */
+void l_listener_interrupt(l_task *t);     /* W_ACCEPT */
+void l_poll_interrupt(l_task *t);         /* W_POLL */
+
+/* What the core loop hands back to wake (corio_waiter.kind). */
+enum l_waiter_kind { WK_TASK, WK_LISTENER };
+void l_listener_waiter_wake(corio_waiter *w);   /* listener.c */
 
 struct l_task {
     corio_task q;             /* ready-queue entry */
-    corio_waiter waiter;      /* handed to core objects */
     l_runtime *rt;
     lua_State *co;            /* NULL once finished (results in user value 1) */
     l_task *joiners;          /* tasks waiting in join (via join_next) */
     l_task *join_next;
     l_deadline *deadlines;    /* innermost first */
-    l_interrupt_fn interrupt;
     void *wait_obj;           /* what it waits on (W_SLEEP: its timer) */
     int ref;                  /* registry ref while live, else LUA_NOREF */
     union {
@@ -61,6 +75,7 @@ struct l_task {
     uint8_t interrupted : 1, cancel_pending : 1, supervised : 1, started : 1,
             is_main : 1,
             has_aux : 1;      /* it has a record in the runtime's aux table */
+    corio_waiter waiter;      /* handed to core objects (kind WK_TASK) */
 };
 
 struct l_deadline {
@@ -177,8 +192,8 @@ int l_pending(l_task *t);                          /* l_check would raise */
  * the entry of an operation that may wait, also when it can finish at
  * once, so an expired deadline never lets it go on. */
 void l_check_current(lua_State *L);
-int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
-              lua_KContext ctx, lua_KFunction k);
+int l_suspend(lua_State *L, l_task *t, int wait, void *obj, lua_KContext ctx,
+              lua_KFunction k);
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
 void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
 int l_budget_spent(l_task *t);

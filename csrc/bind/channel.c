@@ -274,7 +274,7 @@ static int give(lua_State *L, l_chan *ch, int idx, int vidx)
 /* ---- waiting ---- */
 
 /* A plain waiter cancelled or timed out: leave the queue. */
-static void wait_interrupt(l_task *t)
+void l_channel_interrupt(l_task *t)
 {
     ch_wait *w = t->wait_obj;
     t->wait_obj = NULL;
@@ -293,7 +293,7 @@ static int park(lua_State *L, l_chan *ch, ch_queue *q, const char *fname, lua_KF
         return luaL_error(L, "%s: out of memory", fname);
     w->task = t;
     q_push(q, w);
-    return l_suspend(L, t, W_CHAN, w, wait_interrupt, 0, k);
+    return l_suspend(L, t, W_CHAN, w, 0, k);
 }
 
 static void check_value(lua_State *L, l_chan *ch, const char *fname)

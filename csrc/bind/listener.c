@@ -66,7 +66,7 @@ static void wake_next(l_listener *l)
     }
 }
 
-static void listener_wake(corio_waiter *w)
+void l_listener_waiter_wake(corio_waiter *w)
 {
     wake_next(container_of(w, l_listener, lw));
 }
@@ -83,7 +83,7 @@ static void listener_close(l_listener *l)
         wake_next(l);
 }
 
-static void accept_interrupt(l_task *t)
+void l_listener_interrupt(l_task *t)
 {
     dequeue(t->wait_obj, t);
     l_task_wake(t);
@@ -117,7 +117,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         push_front(l, t);   /* woken, but another took it: keep its turn */
     else
         enqueue(l, t);
-    return l_suspend(L, t, W_IO, l, accept_interrupt, 0, accept_k);
+    return l_suspend(L, t, W_ACCEPT, l, 0, accept_k);
 }
 
 /* listener:accept(): the next connection as a stream, or nil, msg, code. */
@@ -197,7 +197,7 @@ static int l_tcp_listen(lua_State *L)
     int reuseport = opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
     memset(l, 0, sizeof *l);
-    l->lw.wake = listener_wake;
+    l->lw.kind = WK_LISTENER;
     l_setclass(L, CL_LISTENER);
     int rc = corio_listener_open(&l_rt(L)->loop, (struct sockaddr *)&sa, len, backlog,
                                  reuseaddr, reuseport, &l->ls);

@@ -20,7 +20,7 @@ static void poll_cb(corio_op *op, int res, const void *data, unsigned flags)
     l_task_wake(p->task);
 }
 
-static void poll_interrupt(l_task *t)
+void l_poll_interrupt(l_task *t)
 {
     l_poll *p = t->wait_obj;
     corio_backend *be = t->rt->loop.be;
@@ -61,7 +61,7 @@ static int l_poll_fd(lua_State *L)
     int rc = be->vt->submit(be, &p->pop.op);
     if (rc < 0)
         return l_fail(L, rc);
-    return l_suspend(L, t, W_IO, p, poll_interrupt, 3, poll_k);
+    return l_suspend(L, t, W_POLL, p, 3, poll_k);
 }
 
 const luaL_Reg l_poll_funcs[] = {

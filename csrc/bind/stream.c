@@ -99,7 +99,7 @@ void l_stream_push(lua_State *L, l_runtime *rt, int fd)
 /* ---- reading ---- */
 
 /* A cancelled or timed-out reader gives the stream up at once. */
-static void read_interrupt(l_task *t)
+void l_stream_read_interrupt(l_task *t)
 {
     l_stream *st = t->wait_obj;
     st->reader = NULL;
@@ -120,7 +120,7 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
     if (rc < 0)
         return l_fail(L, rc);
     st->reader = t;
-    return l_suspend(L, t, W_IO, st, read_interrupt, ctx, k);
+    return l_suspend(L, t, W_READ, st, ctx, k);
 }
 
 /* On a resume: forget the reader slot, raise cancel/timeout if any.
@@ -287,7 +287,7 @@ static int l_stream_readline(lua_State *L)
 
 /* ---- writing ---- */
 
-static void write_interrupt(l_task *t)
+void l_stream_write_interrupt(l_task *t)
 {
     l_stream *st = t->wait_obj;
     if (st->open)
@@ -346,7 +346,7 @@ static int l_stream_write(lua_State *L)
     if (rc < 0)
         return l_fail(L, rc);
     st->writing = 1;
-    return l_suspend(L, t, W_IO, st, write_interrupt, 0, write_k);
+    return l_suspend(L, t, W_WRITE, st, 0, write_k);
 }
 
 /* ---- the rest ---- */
@@ -493,7 +493,7 @@ static int l_tcp_connect(lua_State *L)
         return l_fail(L, rc);
     }
     st->writing = 1;
-    return l_suspend(L, t, W_IO, st, write_interrupt, 4, connect_k);
+    return l_suspend(L, t, W_WRITE, st, 4, connect_k);
 }
 
 const luaL_Reg l_stream_funcs[] = {

@@ -32,16 +32,22 @@ void l_task_wake(l_task *t)
 {
     if (t->wait == W_NONE)
         return;
-    if (t->wait == W_IO)
+    if (l_wait_io(t->wait))
         t->rt->nio--;
     t->wait = W_NONE;
     t->status = ST_READY;
     corio_loop_ready(&t->rt->loop, &t->q);
 }
 
-static void waiter_wake(corio_waiter *w)
+/* The core's wake-up call for a waiter registered with a stream or a
+ * listener (the loop's wake hook). */
+static void waiter_wake(corio_loop *l, corio_waiter *w)
 {
-    l_task_wake(container_of(w, l_task, waiter));
+    (void)l;
+    if (w->kind == WK_TASK)
+        l_task_wake(container_of(w, l_task, waiter));
+    else
+        l_listener_waiter_wake(w);
 }
 
 /* Disarm and free the timer of a task in corio.sleep (also for a task
@@ -63,12 +69,23 @@ static void timer_fire(corio_timer *tm)
     l_task_wake(t);
 }
 
+static void sleep_interrupt(l_task *t);
+static void join_interrupt(l_task *t);
+
+/* How each kind of wait is broken (W_NONE and W_SHIELD never are). */
+static const l_interrupt_fn interrupts[W_COUNT] = {
+    [W_SLEEP] = sleep_interrupt,           [W_PARK] = l_task_wake,
+    [W_JOIN] = join_interrupt,             [W_CHAN] = l_channel_interrupt,
+    [W_READ] = l_stream_read_interrupt,    [W_WRITE] = l_stream_write_interrupt,
+    [W_ACCEPT] = l_listener_interrupt,     [W_POLL] = l_poll_interrupt,
+};
+
 void l_task_interrupt(l_task *t)
 {
-    if (t->wait == W_NONE || t->wait == W_SHIELD || t->interrupted)
+    if (!interrupts[t->wait] || t->interrupted)
         return;
     t->interrupted = 1;
-    t->interrupt(t);
+    interrupts[t->wait](t);
 }
 
 /* ---- the coroutine's entry: runs fn under a yieldable pcall so that
@@ -197,7 +214,7 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
         lua_pushvalue(L, fnidx + i);
     lua_xmove(L, co, nargs + 2);
     t->co = co, t->rt = rt, t->nargs = nargs + 1;
-    t->waiter.wake = waiter_wake;
+    t->waiter.kind = WK_TASK;
     lua_pushvalue(L, -1);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     rt->nlive++;
@@ -395,14 +412,13 @@ int l_pending(l_task *t)
     return t->cancel_pending || fired_deadline(t) != NULL;
 }
 
-int l_suspend(lua_State *L, l_task *t, int wait, void *obj, l_interrupt_fn intr,
-              lua_KContext ctx, lua_KFunction k)
+int l_suspend(lua_State *L, l_task *t, int wait, void *obj, lua_KContext ctx,
+              lua_KFunction k)
 {
     t->wait = (uint8_t)wait;
     t->wait_obj = obj;
-    t->interrupt = intr;
     t->status = ST_SUSPENDED;
-    if (wait == W_IO)
+    if (l_wait_io(wait))
         t->rt->nio++;
     return lua_yieldk(L, 0, ctx, k);
 }
@@ -464,7 +480,7 @@ static int l_sleep(lua_State *L)
     sl->tm.cb = timer_fire;
     sl->task = t;
     corio_loop_timer(&t->rt->loop, &sl->tm, l_seconds_ns(s));
-    return l_suspend(L, t, W_SLEEP, sl, sleep_interrupt, 0, yield_k);
+    return l_suspend(L, t, W_SLEEP, sl, 0, yield_k);
 }
 
 /* ---- parking (the primitive under the Lua wait queues and select) ---- */
@@ -495,8 +511,8 @@ static int l_park(lua_State *L)
     l_task *t = shield ? l_task_current(L, "corio.suspend") : l_enter(L, "corio.suspend");
     lua_settop(L, 0);
     if (shield)
-        return l_suspend(L, t, W_SHIELD, NULL, l_task_wake, 0, shield_k);
-    return l_suspend(L, t, W_PARK, NULL, l_task_wake, 0, park_k);
+        return l_suspend(L, t, W_SHIELD, NULL, 0, shield_k);
+    return l_suspend(L, t, W_PARK, NULL, 0, park_k);
 }
 
 static l_task *check_task(lua_State *L, int i)
@@ -575,7 +591,7 @@ static int l_task_join(lua_State *L)
         return luaL_error(L, "task:join: a task cannot join itself");
     t->join_next = target->joiners;
     target->joiners = t;
-    return l_suspend(L, t, W_JOIN, target, join_interrupt, 0, join_k);
+    return l_suspend(L, t, W_JOIN, target, 0, join_k);
 }
 
 int l_task_cancel(l_task *t)
@@ -772,6 +788,7 @@ static const luaL_Reg deadline_methods[] = {
 
 void l_task_init_runtime(lua_State *L, l_runtime *rt)
 {
+    rt->loop.wake = waiter_wake;
     lua_createtable(L, POOL_MAX, 0);
     rt->pool = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);

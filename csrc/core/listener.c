@@ -78,7 +78,7 @@ static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
         maybe_free(ls);
         return;
     }
-    corio_waiter_fire(&ls->waiter);
+    corio_waiter_fire(ls->loop, &ls->waiter);
 }
 
 /* Create, configure, bind and listen; the fd or -errno. */

@@ -30,8 +30,17 @@ struct corio_handle {
     void (*release)(corio_handle *h);   /* close fd, free memory, no I/O */
 };
 
+/* Whatever waits on a stream or a listener, embedded in the owner's own
+ * record; the loop's wake hook gets it back. Its kind is for the hook to
+ * tell its owners apart (the record needs no function pointer per waiter:
+ * a byte fits in an owner's padding). */
+typedef struct corio_waiter {
+    uint8_t kind;
+} corio_waiter;
+
 typedef struct corio_loop corio_loop;
 typedef void (*corio_run_fn)(corio_loop *l, corio_task *t, void *ud);
+typedef void (*corio_wake_fn)(corio_loop *l, corio_waiter *w);
 
 struct corio_loop {
     corio_backend *be;
@@ -41,6 +50,8 @@ struct corio_loop {
     unsigned since_reap;      /* resumes since the last backend reap */
     corio_run_fn run;
     void *run_ud;
+    corio_wake_fn wake;       /* called for every waiter a stream or listener wakes
+                                 (set by the owner before any is registered) */
     corio_handle handles;     /* sentinel of a circular list */
     corio_pool wreqs;         /* streams' write states (stream.c) */
 };

@@ -74,7 +74,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
     }
     if (flags & CORIO_OPF_MORE)
         apply_backpressure(s);
-    corio_waiter_fire(&s->reader);
+    corio_waiter_fire(s->loop, &s->reader);
 }
 
 /* Drop the n bytes just sent from the front of the pending iovecs. */
@@ -103,7 +103,7 @@ static void end_write(corio_stream *s)
 {
     s->flags &= ~CORIO_SF_WCANCEL;
     wreq_done(s);
-    corio_waiter_fire(&s->writer);
+    corio_waiter_fire(s->loop, &s->writer);
     maybe_free(s);
 }
 

@@ -22,19 +22,14 @@
  * it is re-armed when a read finds the buffer below it. */
 #define CORIO_STREAM_HWM (256u * 1024u)
 
-typedef struct corio_waiter corio_waiter;
-struct corio_waiter {
-    void (*wake)(corio_waiter *w);
-};
-
-/* Wake the waiter registered in *slot, if any, and clear the slot first
- * (the wake may register a new one). */
-static inline void corio_waiter_fire(corio_waiter **slot)
+/* Wake the waiter registered in *slot, if any, through l's wake hook, and
+ * clear the slot first (the wake may register a new one). */
+static inline void corio_waiter_fire(corio_loop *l, corio_waiter **slot)
 {
     corio_waiter *w = *slot;
     if (w) {
         *slot = NULL;
-        w->wake(w);
+        l->wake(l, w);
     }
 }
 
