@@ -8,7 +8,7 @@
  * allocation, the runtime finishes a collection cycle in slices (polling
  * for I/O between slices, and yielding the CPU to the first event that
  * arrives), then hands the memory freed back to the system: the slab's
- * empty runs and malloc's free pages.
+ * empty runs, malloc's free pages and the backend's receive buffers.
  *
  * A state whose collector the user stopped (collectgarbage("stop")) is
  * left alone. */
@@ -55,7 +55,7 @@ static void finish(lua_State *L, l_runtime *rt)
     rt->idle_ends = 0;
     rt->idle_slices = 0;
     rt->idle_passes++;
-    rt->idle_released += l_alloc_trim(L);
+    rt->idle_released += l_alloc_trim(L) + corio_loop_trim(&rt->loop);
     malloc_trim(0);
     rt->idle_heap = heap_bytes(L);
     l_alloc_reset_churn(L);

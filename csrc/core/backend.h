@@ -89,6 +89,9 @@ typedef struct corio_backend_vt {
     int  (*wait)(corio_backend *b, int64_t timeout_ns);
     /* An fd that polls readable when wait() would find work (for hosts). */
     int  (*pollfd)(corio_backend *b);
+    /* Give back to the system memory the backend refills on demand (for
+     * an idle loop, outside wait()); bytes released. NULL: nothing to do. */
+    size_t (*trim)(corio_backend *b);
     void (*destroy)(corio_backend *b);
 } corio_backend_vt;
 

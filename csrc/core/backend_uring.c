@@ -729,12 +729,31 @@ static void u_destroy(corio_backend *base)
     free_backend(b);
 }
 
+/* The receive buffers hold no data between two wait()s once every
+ * completion is reaped: received bytes are copied out in the callbacks.
+ * With DEFER_TASKRUN the kernel writes into them only inside our own
+ * io_uring_enter (receives complete as deferred task work), so their pages
+ * can be dropped now and are faulted in again, zeroed, by the next
+ * receive. Without DEFER_TASKRUN task work may run at any return to user
+ * space, a receive could land between the last reap and the madvise, and
+ * nothing is dropped. */
+static size_t u_trim(corio_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    size_t len = (size_t)b->nbufs * b->bufsz;
+    if (!b->bufs || b->in_wait || !(b->ring.flags & IORING_SETUP_DEFER_TASKRUN) ||
+        io_uring_cq_ready(&b->ring) || madvise(b->bufs, len, MADV_DONTNEED) < 0)
+        return 0;
+    return len;
+}
+
 static const corio_backend_vt uring_vt = {
     .name = "io_uring",
     .submit = u_submit,
     .cancel = u_cancel,
     .wait = u_wait,
     .pollfd = u_pollfd,
+    .trim = u_trim,
     .destroy = u_destroy,
 };
 

@@ -100,6 +100,11 @@ size_t corio_loop_run_ready(corio_loop *l)
     return ran;
 }
 
+size_t corio_loop_trim(corio_loop *l)
+{
+    return l->be->vt->trim ? l->be->vt->trim(l->be) : 0;
+}
+
 int64_t corio_loop_next_timeout(corio_loop *l)
 {
     if (l->nready)

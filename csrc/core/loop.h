@@ -78,6 +78,10 @@ void corio_loop_timer(corio_loop *l, corio_timer *t, uint64_t delay_ns);
  * the backend every CORIO_REAP_EVERY resumes. Returns the number run. */
 size_t corio_loop_run_ready(corio_loop *l);
 
+/* Let the backend give back memory it refills on demand (an idle loop,
+ * between polls); bytes released. */
+size_t corio_loop_trim(corio_loop *l);
+
 /* Wait for I/O once, at most timeout_ns (-1: until the next timer or
  * completion; never blocks while tasks are ready), then fire due timers.
  * Returns 0 or -errno from the backend. */
