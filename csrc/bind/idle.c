@@ -12,15 +12,22 @@
  *
  * A state whose collector the user stopped (collectgarbage("stop")) is
  * left alone. */
-#include <malloc.h>
 #include "bind.h"
 #include "../core/clock.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define IDLE_MIN_CHURN ((size_t)1 << 20)  /* bytes allocated before a pass is worth it */
 #define IDLE_SLICE_NS 1000000             /* GC work between two polls for I/O */
-/* A pass gives up after this many slices: in generational mode a step
- * never reports the end of a cycle. */
-#define IDLE_MAX_SLICES 100
+#define IDLE_MAX_SLICES 1000              /* a bound, whatever the collector does */
+
+/* Whether the collector runs: not stopped by the user, and not inside a
+ * finalizer (lua_gc then answers -1 to everything). */
+static int gc_running(lua_State *L)
+{
+    return lua_gc(L, LUA_GCISRUNNING) == 1;
+}
 
 /* Bytes in the Lua heap. */
 static size_t heap_bytes(lua_State *L)
@@ -43,7 +50,7 @@ int l_idle_due(lua_State *L, l_runtime *rt)
 {
     if (rt->idle_ends)
         return 1;   /* a pass is under way */
-    if (!lua_gc(L, LUA_GCISRUNNING))
+    if (!gc_running(L))
         return 0;
     size_t min = rt->idle_heap / 32;
     return churn(L, rt) >= (min > IDLE_MIN_CHURN ? min : IDLE_MIN_CHURN);
@@ -56,32 +63,59 @@ static void finish(lua_State *L, l_runtime *rt)
     rt->idle_slices = 0;
     rt->idle_passes++;
     rt->idle_released += l_alloc_trim(L) + corio_loop_trim(&rt->loop);
+#ifdef __GLIBC__
     malloc_trim(0);
+#endif
     rt->idle_heap = heap_bytes(L);
     l_alloc_reset_churn(L);
 }
 
-/* A pass runs two cycle ends: the cycle in progress when the loop went
- * idle may have started before the burst's garbage was made, the next one
- * collects all of it. */
+/* In generational mode a step is a minor collection and never ends a
+ * cycle; the garbage of a burst that has aged stays. Asking for
+ * incremental mode tells which mode was on (a no-op when it was
+ * incremental already); going back to generational mode runs a full
+ * collection, which is what an idle generational heap wants. So a
+ * generational pass is one blocking collection. Returns 1 if it was that. */
+static int generational_pass(lua_State *L)
+{
+    if (lua_gc(L, LUA_GCINC, 0, 0, 0) != LUA_GCGEN)
+        return 0;
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    return 1;
+}
+
+/* An incremental pass runs two cycle ends: the cycle in progress when the
+ * loop went idle may have started before the burst's garbage was made,
+ * the next one collects all of it. A slice stops early when a finalizer
+ * made a task ready. */
 int l_idle_work(lua_State *L, l_runtime *rt)
 {
-    if (!lua_gc(L, LUA_GCISRUNNING)) {   /* stopped meanwhile */
+    if (!gc_running(L)) {   /* stopped meanwhile */
         rt->idle_ends = rt->idle_slices = 0;
         return 0;
     }
-    if (rt->idle_ends == 0)
+    if (rt->idle_ends == 0) {
+        if (generational_pass(L)) {
+            finish(L, rt);
+            return 0;
+        }
         rt->idle_ends = 2;
+    }
     if (++rt->idle_slices > IDLE_MAX_SLICES) {
         finish(L, rt);
         return 0;
     }
     uint64_t until = corio_clock_ns() + IDLE_SLICE_NS;
     do {
-        if (lua_gc(L, LUA_GCSTEP, 0) && --rt->idle_ends == 0) {
+        int end = lua_gc(L, LUA_GCSTEP, 0);
+        if (end < 0) {                   /* the collector went away meanwhile */
+            rt->idle_ends = rt->idle_slices = 0;
+            return 0;
+        }
+        if (end && --rt->idle_ends == 0) {
             finish(L, rt);
             return 0;
         }
-    } while (corio_clock_ns() < until);
+    } while (!rt->loop.nready && corio_clock_ns() < until);
     return 1;
 }

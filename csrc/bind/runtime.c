@@ -200,7 +200,12 @@ static int wait_events(l_runtime *rt)
     corio_loop *l = &rt->loop;
     if (!l_idle_due(rt->from, rt))
         return corio_loop_poll(l, -1);
-    int rc = corio_loop_poll(l, IDLE_GRACE_NS);
+    uint64_t now = corio_clock_ns(), quiet = now + IDLE_GRACE_NS;
+    int rc = 0;
+    while (rc >= 0 && !l->nready && now < quiet) {   /* completions that wake nobody */
+        rc = corio_loop_poll(l, (int64_t)(quiet - now));
+        now = corio_clock_ns();
+    }
     while (rc >= 0 && !l->nready && l_idle_work(rt->from, rt))
         rc = corio_loop_poll(l, 0);
     return rc;

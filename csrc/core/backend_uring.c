@@ -88,6 +88,7 @@ typedef struct uring_backend {
     uint8_t in_wait, kicked;
     uint8_t ms_accept, ms_recv;
     uint8_t flag_ok;          /* IORING_SQ_TASKRUN tells when to enter */
+    uint8_t bufs_used;        /* a receive used the buffers since the last trim */
     struct io_uring_buf_ring *br;
     char *bufs;
     unsigned nbufs, bufsz;    /* buffer ring geometry */
@@ -131,6 +132,7 @@ static const char *buf_data(uring_backend *b, unsigned cf, int res)
         return NULL;
     unsigned bid = cf >> IORING_CQE_BUFFER_SHIFT;
     char *p = b->bufs + (size_t)bid * b->bufsz;
+    b->bufs_used = 1;
     if (b->boff) {
         p += b->boff[bid];
         if (res > 0)
@@ -731,19 +733,31 @@ static void u_destroy(corio_backend *base)
 
 /* The receive buffers hold no data between two wait()s once every
  * completion is reaped: received bytes are copied out in the callbacks.
- * With DEFER_TASKRUN the kernel writes into them only inside our own
- * io_uring_enter (receives complete as deferred task work), so their pages
- * can be dropped now and are faulted in again, zeroed, by the next
- * receive. Without DEFER_TASKRUN task work may run at any return to user
- * space, a receive could land between the last reap and the madvise, and
- * nothing is dropped. */
+ * Their pages can then be dropped, to be faulted in again, zeroed, by the
+ * next receive, provided the kernel cannot write into them before our
+ * next io_uring_enter:
+ *  - DEFER_TASKRUN: receives complete as task work run only inside our
+ *    own io_uring_enter (otherwise task work may run at any return to
+ *    user space, between the last reap and the madvise);
+ *  - multishot receives: they are re-polled, never handed to the
+ *    kernel's io-wq workers, which would copy into a buffer from another
+ *    thread at any time (a single-shot receive that finds no data twice
+ *    may be);
+ *  - no completion waiting: none in the CQ, none in the kernel's overflow
+ *    list (SQ_CQ_OVERFLOW), no deferred work pending (SQ_TASKRUN).
+ * Only pages a receive used since the last trim are worth the syscall. */
 static size_t u_trim(corio_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
     size_t len = (size_t)b->nbufs * b->bufsz;
-    if (!b->bufs || b->in_wait || !(b->ring.flags & IORING_SETUP_DEFER_TASKRUN) ||
-        io_uring_cq_ready(&b->ring) || madvise(b->bufs, len, MADV_DONTNEED) < 0)
+    unsigned pending = IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN;
+    if (!b->bufs || !b->bufs_used || b->in_wait || !b->ms_recv ||
+        !(b->ring.flags & IORING_SETUP_DEFER_TASKRUN) || io_uring_cq_ready(&b->ring) ||
+        (IO_URING_READ_ONCE(*b->ring.sq.kflags) & pending))
         return 0;
+    if (madvise(b->bufs, len, MADV_DONTNEED) < 0)
+        return 0;
+    b->bufs_used = 0;
     return len;
 }
 
