@@ -1,5 +1,6 @@
 /* slab.c: header-less size-class allocator over one reserved range, cut
  * into runs whose pages go back to the system, on trim, once empty. */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +24,8 @@ typedef struct corio_slab_run {
 } corio_slab_run;
 
 static size_t class_of(size_t n) { return (n - 1) / CORIO_SLAB_ALIGN; }
+
+static size_t class_bytes(size_t k) { return (k + 1) * CORIO_SLAB_ALIGN; }
 
 static corio_slab_run *run_of(const corio_slab *s, const void *p)
 {
@@ -71,6 +74,19 @@ static void *reserve_range(size_t n)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* With transparent huge pages set to "always", a run's first touch could
+ * back 2 MiB at once and khugepaged could collapse released runs back into
+ * huge pages, undoing trim. A hint: where it fails, the slab still works. */
+static void no_huge_pages(void *p, size_t n)
+{
+#ifdef MADV_NOHUGEPAGE
+    (void)madvise(p, n, MADV_NOHUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static size_t table_bytes(size_t reserve)
 {
     return reserve / RUN_BYTES * sizeof(corio_slab_run);
@@ -89,6 +105,7 @@ int corio_slab_init(corio_slab *s, size_t reserve)
             s->base = s->top = p;
             s->limit = s->base + reserve;
             s->runs = runs;
+            no_huge_pages(p, reserve);
             return 0;
         }
         if (p)
@@ -153,7 +170,7 @@ static int next_run(corio_slab *s, corio_slab_class *c, size_t k)
 
 void *corio_slab_alloc(corio_slab *s, size_t n)
 {
-    size_t k = class_of(n), sz = (k + 1) * CORIO_SLAB_ALIGN;
+    size_t k = class_of(n), sz = class_bytes(k);
     corio_slab_class *c = &s->cls[k];
     corio_slab_run *r = c->run;
     void *p;
@@ -191,12 +208,22 @@ static void run_changed(corio_slab *s, corio_slab_run *r)
     }
 }
 
+/* The live count goes by the run's class, not by n: a block Lua shrank in
+ * place (alloc.c keeps it when memory runs out) comes back with a smaller
+ * size, and must still count what it took. A run with no live block has
+ * nothing to give back: the block is freed twice, or not the slab's (a
+ * double free into a run with other live blocks goes unseen: O(1) has no
+ * way to tell). */
 void corio_slab_free(corio_slab *s, void *p, size_t n)
 {
+    assert(corio_slab_owns(s, p) && (char *)p < s->top);
     corio_slab_run *r = run_of(s, p);
+    assert(r->live > 0 && r->state != RUN_EMPTY && r->state != RUN_RELEASED);
+    assert(class_of(n) <= r->cls);
+    (void)n;
     memcpy(p, &r->free, sizeof(void *));
     r->free = p;
-    s->live -= (class_of(n) + 1) * CORIO_SLAB_ALIGN;
+    s->live -= class_bytes(r->cls);
     if (--r->live == 0 || r->state == RUN_FULL)
         run_changed(s, r);
 }

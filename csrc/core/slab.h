@@ -52,8 +52,11 @@ void corio_slab_destroy(corio_slab *s);
 /* A block of n bytes (1..CORIO_SLAB_MAX), or NULL when the range is used up. */
 void *corio_slab_alloc(corio_slab *s, size_t n);
 
-/* Give back block p, allocated with size n (or with any size of the same
- * class). */
+/* Give back block p. n is the size it was allocated with, another size of
+ * its class, or any smaller size (Lua frees a block it shrank in place
+ * with the smaller size): the block returns to its own run and the live
+ * count drops by what it took. A free into a run with no live block (a
+ * double free, a pointer the slab did not hand out) fails an assert. */
 void corio_slab_free(corio_slab *s, void *p, size_t n);
 
 /* Give the pages of every empty run back to the system (madvise
