@@ -47,8 +47,8 @@ static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
     if (nsize <= CORIO_SLAB_MAX)
         q = corio_slab_alloc(&a->slab, nsize);
     /* Lua: a shrink never fails. Keeping p is safe: freed later with the
-     * smaller size, it still goes back to its own run (only the slab's
-     * live count is a few bytes off, and only when memory is exhausted). */
+     * smaller size, it goes back to its own run, counted at its run's class
+     * (a few bytes of it unused, only when memory is exhausted). */
     if (!q && !(q = a->prev(a->prev_ud, NULL, 0, nsize)))
         return nsize <= osize ? p : NULL;
     memcpy(q, p, osize < nsize ? osize : nsize);
