@@ -115,7 +115,7 @@ void l_alloc_install(lua_State *L)
     lua_Alloc f = lua_getallocf(L, &ud);
     if (f == l_alloc_fn || ud || !wanted() || !pin_module())
         return;
-    l_alloc *a = malloc(sizeof *a);
+    l_alloc *a = calloc(1, sizeof *a);
     if (!a)
         return;
     if (corio_slab_init(&a->slab, SLAB_RESERVE) < 0) {

@@ -2,7 +2,7 @@
  *
  * One runtime per lua_State lives in a userdata that every module function
  * and method gets as upvalue 1. A task is a userdata (corio.Task) whose
- * first user value is its coroutine; it stays anchored in the registry
+ * first user value is its coroutine; it stays anchored (anchor.c)
  * while it is live. A suspending call records what the task waits on
  * (wait kind + object) and yields with a continuation; whoever completes
  * the wait calls l_task_wake; cancellation and deadlines call the wait's
@@ -65,7 +65,7 @@ struct l_task {
     l_task *join_next;
     l_deadline *deadlines;    /* innermost first */
     void *wait_obj;           /* what it waits on (W_SLEEP: its timer) */
-    int ref;                  /* registry ref while live, else LUA_NOREF */
+    int ref;                  /* anchor (anchor.c) while live, else LUA_NOREF */
     union {
         int nargs;            /* values on co's stack for the next resume */
         int nres;             /* results on co's stack once finished */
@@ -101,6 +101,9 @@ struct l_runtime {
     int entry;                /* registry ref of the shared task entry closure */
     int aux;                  /* registry ref of task -> {tb=, hooks=} (weak keys) */
     int pool;                 /* registry ref of the array of reusable threads */
+    int *anchor_chunks;       /* registry refs of the live tasks' tables (anchor.c) */
+    int *anchor_free;         /* free slots, a stack */
+    int anchor_nchunks, anchor_top, anchor_nfree;
     int mt[CL_COUNT];         /* registry refs of the class metatables */
     int npool;
     int closed;
@@ -129,9 +132,6 @@ int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt);
 /* tostring of the value at idx that never raises (replaces it in place). */
 const char *l_safe_tostring(lua_State *L, int idx);
 void l_report(l_runtime *rt, lua_State *L, l_task *t);
-/* Call fn on every live task of rt: the tasks anchored in the registry
- * (a rare path, so a scan beats keeping a list in every task). */
-void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t));
 void l_push_cancel_error(lua_State *L, l_runtime *rt);
 /* Register metatable mt whose methods get the runtime (stack top) as
  * upvalue 1, with __index pointing to itself. */
@@ -159,6 +159,17 @@ size_t l_alloc_churn(lua_State *L);
 void l_alloc_reset_churn(lua_State *L);
 /* Return the slab's empty runs to the system; bytes released. */
 size_t l_alloc_trim(lua_State *L);
+
+/* anchor.c: keep the task on top of L (popped) reachable until dropped;
+ * returns its index (>= 1). */
+void l_anchor_init(lua_State *L, l_runtime *rt);
+void l_anchor_close(l_runtime *rt);   /* the runtime is closing */
+int l_anchor(lua_State *L, l_runtime *rt);
+void l_anchor_push(lua_State *L, l_runtime *rt, int ref);
+void l_anchor_drop(lua_State *L, l_runtime *rt, int ref);
+/* Call fn on every live task of rt: a scan of the anchors (a rare path,
+ * so a scan beats keeping a list in every task). */
+void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t));
 
 /* idle.c: whether a garbage-collection pass is due (or under way) now
  * that the loop has idled; run one slice of it: 1 while more remains. */

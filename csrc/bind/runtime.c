@@ -169,18 +169,6 @@ static int deadlocked(l_runtime *rt)
     return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
 }
 
-void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t))
-{
-    luaL_checkstack(L, 3, "corio");
-    lua_pushnil(L);
-    while (lua_next(L, LUA_REGISTRYINDEX)) {
-        l_task *t = testclass_rt(L, rt, -1, CL_TASK);
-        if (t && t->rt == rt && t->ref != LUA_NOREF)
-            fn(t);
-        lua_pop(L, 1);
-    }
-}
-
 static void cancel_one(l_task *t)
 {
     l_task_cancel(t);
@@ -387,6 +375,7 @@ static int runtime_gc(lua_State *L)
         rt->from = L;   /* closing releases streams, which unref from it */
         l_each_live(L, rt, l_task_forget_timer);   /* tasks left sleeping */
         corio_loop_close(&rt->loop);
+        l_anchor_close(rt);
     }
     return 0;
 }

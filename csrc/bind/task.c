@@ -23,7 +23,7 @@ typedef struct l_sleep_timer {
 
 void l_task_push(lua_State *L, l_task *t)
 {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    l_anchor_push(L, t->rt, t->ref);
 }
 
 /* ---- waking ---- */
@@ -216,7 +216,7 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
     t->co = co, t->rt = rt, t->nargs = nargs + 1;
     t->waiter.kind = WK_TASK;
     lua_pushvalue(L, -1);
-    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->ref = l_anchor(L, rt);
     rt->nlive++;
     corio_loop_ready(&rt->loop, &t->q);
     return t;
@@ -265,7 +265,7 @@ static void retire(lua_State *L, l_task *t, int status)
         l_task_wake(j);
     }
     rt->nlive--;
-    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    l_anchor_drop(L, rt, t->ref);
     t->ref = LUA_NOREF;
 }
 
@@ -788,6 +788,7 @@ static const luaL_Reg deadline_methods[] = {
 
 void l_task_init_runtime(lua_State *L, l_runtime *rt)
 {
+    l_anchor_init(L, rt);
     rt->loop.wake = waiter_wake;
     lua_createtable(L, POOL_MAX, 0);
     rt->pool = luaL_ref(L, LUA_REGISTRYINDEX);

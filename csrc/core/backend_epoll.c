@@ -103,14 +103,17 @@ static uint32_t op_mask(const corio_op *op)
 
 /* ---- the fd table and the dirty list ---------------------------------- */
 
-/* Make fds[fd] exist. 0 or -ENOMEM. */
+/* Make fds[fd] exist. 0 or -ENOMEM. The table grows by a quarter, not
+ * double: every entry is touched (zeroed), and a server with 19,000
+ * connections would otherwise hold 32,768 of them (55 bytes of RSS per
+ * connection instead of about 36). */
 static int fd_grow(ep *e, int fd)
 {
     if (fd < e->nfds)
         return 0;
     size_t n = e->nfds ? (size_t)e->nfds : 64;
     while (n <= (size_t)fd)
-        n *= 2;
+        n += n / 4;
     if (n > INT_MAX)
         n = (size_t)fd + 1;
     ep_fd *p = realloc(e->fds, n * sizeof *p);
