@@ -48,6 +48,29 @@ describe("corio.run", function()
     assert.matches("deadlock", err)
     assert.equal(0, corio.stats().tasks)
   end)
+
+  it("cancels every task of a deadlock, however many (anchored in many chunks)", function()
+    local cancelled = 0
+    local ok, err = pcall(corio.run, function()
+      local ch = corio.channel()
+      for i = 1, 1000 do   -- slots freed by the first batch are reused
+        corio.spawn(function() end)
+        if i % 100 == 0 then corio.yield() end
+      end
+      for _ = 1, 3000 do
+        corio.spawn(function()
+          local ok2, e = pcall(ch.recv, ch)
+          if not ok2 and corio.is_cancelled(e) then cancelled = cancelled + 1 end
+          error(e, 0)
+        end)
+      end
+      ch:recv()
+    end)
+    assert.is_false(ok)
+    assert.matches("deadlock", err)
+    assert.equal(3000, cancelled)
+    assert.equal(0, corio.stats().tasks)
+  end)
 end)
 
 describe("tasks", function()
