@@ -189,11 +189,25 @@ local function echo_target(label, scen, conns, depth, peer, need)
   targets[#targets + 1] = { label, string.format(">= %.2fx", need), fmt_ratio(r),
     r and (r >= need and "met" or "missed") or "n/a" }
 end
+-- corio's figure (key, lower is better) no higher than Tokio's
+local function echo_no_higher(label, conns, key, unit, prec)
+  local a = corio_ref("echo", "pingpong", conns, 1)
+  local b = stats("echo", "pingpong", conns, 1, "tokio")
+  a, b = a and a[key], b and b[key]
+  local verdict = "n/a"
+  if a and b then
+    verdict = a <= b and "met" or string.format("missed (+%.1f %%)", (a / b - 1) * 100)
+  end
+  targets[#targets + 1] = { label, "<= Tokio's",
+    a and b and string.format("%s vs %s %s", fmt(a, prec), fmt(b, prec), unit) or "n/a", verdict }
+end
 for _, c in ipairs({ 100, 1000 }) do
   echo_target("echo ping-pong " .. c .. " conns: corio ÷ Tokio", "pingpong", c, 1, "tokio", 1.0)
   echo_target("echo ping-pong " .. c .. " conns: corio ÷ raw C io_uring", "pingpong", c, 1, "c-uring", 0.95)
   echo_target("echo ping-pong " .. c .. " conns: corio ÷ luv", "pingpong", c, 1, "luv", 1.2)
   echo_target("echo ping-pong " .. c .. " conns: corio ÷ cqueues", "pingpong", c, 1, "cqueues", 1.3)
+  echo_no_higher("echo ping-pong " .. c .. " conns: server CPU per request", c, "cpu_us_per_req", "µs", 2)
+  echo_no_higher("echo ping-pong " .. c .. " conns: p99 latency", c, "p99_us", "µs", 0)
 end
 if pipe_conns then
   echo_target("echo pipelined " .. pipe_depth .. " deep: corio ÷ Tokio", "pipelined", pipe_conns, pipe_depth, "tokio", 1.05)
