@@ -428,12 +428,21 @@ build_all
 collect_info
 log "corio: $( [ $CORIO_OK = 1 ] && echo ok || echo "n/a ($CORIO_WHY)"); tokio: $( [ $TOKIO_OK = 1 ] && echo ok || echo "n/a ($TOKIO_WHY)")"
 
+# The list rotated left by N places: each round starts with another
+# server, so no server always runs in the same slot of the machine's
+# drift (the first slot of a round was the slowest in some runs).
+rotate() {
+  local n=$1; shift
+  local a=("$@"); local k=$(( n % ${#a[@]} ))
+  echo "${a[@]:k}" "${a[@]:0:k}"
+}
+
 for r in $(seq 1 "$ROUNDS"); do
   log "round $r/$ROUNDS: echo"
-  run_kind echo "$ECHO_SERVERS" "$r"
+  run_kind echo "$(rotate $((r - 1)) $ECHO_SERVERS)" "$r"
   if command -v wrk >/dev/null; then
     log "round $r/$ROUNDS: http"
-    run_kind http "$HTTP_SERVERS" "$r"
+    run_kind http "$(rotate $((r - 1)) $HTTP_SERVERS)" "$r"
   elif [ "$r" = 1 ]; then
     for s in $HTTP_SERVERS; do na "$s:http" "wrk not installed"; done
   fi

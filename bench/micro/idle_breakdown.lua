@@ -4,7 +4,7 @@
 -- the client is a child corio process that opens all N connections, then
 -- makes one round trip on each. Prints per connection: server RSS growth,
 -- split by mapping (slab = the Lua state's small objects, malloc heap,
--- io_uring receive-buffer ring, big blocks such as the registry's array,
+-- io_uring receive-buffer ring, big blocks (other anonymous mappings),
 -- other), the Lua heap before and after a full GC
 -- (the difference is garbage not yet collected), and a task's fixed parts.
 -- Run from the repository root with LUA_PATH/LUA_CPATH pointing at the
@@ -35,7 +35,7 @@ local function kind(key)
   if key:match("^%[heap%]") then return "malloc heap" end
   if key:match("^anon") and kb >= 1 << 20 then return "slab (Lua objects)" end
   if key:match("^anon") and (kb == 512 or kb == 4096) then return "receive buffers" end
-  if key:match("^anon") then return "big blocks" end   -- e.g. the registry's array
+  if key:match("^anon") then return "big blocks" end   -- e.g. epoll's fd table
   return "other"
 end
 
