@@ -49,6 +49,15 @@ describe("corio.run", function()
     assert.equal(0, corio.stats().tasks)
   end)
 
+  it("stays usable after run raises before it starts", function()
+    local args = {}
+    for i = 1, 600000 do args[i] = i end   -- more values than a stack takes
+    local ok, err = pcall(corio.run, function() end, table.unpack(args))
+    assert.is_false(ok)
+    assert.matches("too many", err)
+    assert.equal(42, corio.run(function() return 42 end))
+  end)
+
   it("cancels every task of a deadlock, however many (anchored in many chunks)", function()
     local cancelled = 0
     local ok, err = pcall(corio.run, function()
@@ -64,6 +73,7 @@ describe("corio.run", function()
           error(e, 0)
         end)
       end
+      collectgarbage()   -- a task overwritten in its anchor slot would be collected
       ch:recv()
     end)
     assert.is_false(ok)

@@ -104,6 +104,7 @@ struct l_runtime {
     int *anchor_chunks;       /* registry refs of the live tasks' tables (anchor.c) */
     int *anchor_free;         /* free slots, a stack */
     int anchor_nchunks, anchor_top, anchor_nfree;
+    int anchor_chunks_cap, anchor_free_cap;   /* the two arrays' sizes, in ints */
     int mt[CL_COUNT];         /* registry refs of the class metatables */
     int npool;
     int closed;

@@ -94,13 +94,12 @@ int l_idle_work(lua_State *L, l_runtime *rt)
         rt->idle_ends = rt->idle_slices = 0;
         return 0;
     }
-    if (rt->idle_ends == 0) {
-        if (generational_pass(L)) {
-            finish(L, rt);
-            return 0;
-        }
-        rt->idle_ends = 2;
+    if (generational_pass(L)) {   /* also when the mode changed mid-pass */
+        finish(L, rt);
+        return 0;
     }
+    if (rt->idle_ends == 0)
+        rt->idle_ends = 2;
     if (++rt->idle_slices > IDLE_MAX_SLICES) {
         finish(L, rt);
         return 0;

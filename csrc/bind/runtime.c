@@ -221,10 +221,19 @@ static int drive(l_runtime *rt)
     return deadlock ? 1 : 0;
 }
 
-static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
+/* Raise if the loop cannot be driven from here. */
+static void check_loop(lua_State *L, l_runtime *rt, const char *fname)
 {
     if (rt->running)
         luaL_error(L, "%s: the loop is already running (called from a task?)", fname);
+    if (rt->closed)
+        luaL_error(L, "%s: the runtime is closed", fname);
+}
+
+/* Nothing may raise between this and leave_loop. */
+static void enter_loop(lua_State *L, l_runtime *rt, const char *fname)
+{
+    check_loop(L, rt, fname);
     rt->running = 1;
     rt->from = L;
 }
@@ -252,9 +261,10 @@ static int l_run(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    enter_loop(L, rt, "corio.run");
-    l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);
+    check_loop(L, rt, "corio.run");
+    l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);   /* may raise */
     int idx = lua_gettop(L);
+    enter_loop(L, rt, "corio.run");
     t->is_main = 1;
     int rc = drive(rt);
     leave_loop(rt);
