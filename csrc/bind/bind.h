@@ -19,7 +19,7 @@
 
 #define CORIO_BUDGET 128   /* immediate completions before a forced yield */
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of corio_container_of   /* core/backend.h */
 
 typedef struct l_runtime l_runtime;
 
@@ -155,9 +155,9 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
 void l_alloc_install(lua_State *L);
 int l_alloc_active(lua_State *L);
 size_t l_alloc_slab_bytes(lua_State *L);
-/* Bytes allocated since the last reset (0 when the slab is off). */
-size_t l_alloc_churn(lua_State *L);
-void l_alloc_reset_churn(lua_State *L);
+/* The count of bytes allocated, for the caller to read and reset; NULL
+ * when the slab is off (nothing counts). */
+size_t *l_alloc_churn(lua_State *L);
 /* Return the slab's empty runs to the system; bytes released. */
 size_t l_alloc_trim(lua_State *L);
 

@@ -29,8 +29,9 @@ typedef struct ch_queue {
 struct ch_wait {
     ch_wait *next, *prev;
     ch_queue *q;
-    l_task *task;   /* plain waiter: the task parked in send/recv */
+    l_task *task;   /* the task parked in send/recv, or the select node's */
     int node;       /* select waiter: registry ref of its node, else LUA_NOREF */
+    int tag;        /* select waiter: its case index */
 };
 
 typedef struct l_chan {
@@ -95,14 +96,12 @@ static ch_wait *new_wait(l_runtime *rt)
     return w;
 }
 
-/* Forget a select node: clear its link to w (node.centry, node.q). */
+/* Forget a select node: clear its link to w (node.centry). */
 static void drop_node(lua_State *L, ch_wait *w)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->node);
     lua_pushnil(L);
     lua_setfield(L, -2, "centry");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "q");
     lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, w->node);
 }
@@ -136,49 +135,55 @@ static void plain_wake(lua_State *L, l_task *t, int nv)
     l_task_wake(t);
 }
 
-/* Wake the select waiter whose node is registry[ref] as core.wake would:
- * its case tag, then the nv values on top of L (popped). 0 when its task
- * is not parked any more (the values are dropped). */
-static int node_wake(lua_State *L, int ref, int nv)
+/* Wake select waiter w as core.wake would: its case tag, then the nv
+ * values on top of L (popped). 0 when its task is not parked any more
+ * (the values are dropped). */
+static int node_wake(lua_State *L, ch_wait *w, int nv)
 {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_getfield(L, -1, "task");
-    l_task *t = lua_touserdata(L, -1);
-    lua_getfield(L, -2, "tag");
-    lua_replace(L, -3);            /* tag where the node was */
-    lua_pop(L, 1);
+    lua_pushinteger(L, w->tag);
     lua_insert(L, -(nv + 1));      /* tag below the values */
-    if (!t) {
-        lua_pop(L, nv + 1);
-        return 0;
-    }
-    return l_task_unpark(L, t, nv + 1);
+    return l_task_unpark(L, w->task, nv + 1);
 }
 
-/* Pop the first waiter of q that takes the nv values on top of L: 1 if
- * one did (the values are gone), 0 if none (still on top). A plain waiter
- * always takes them. */
-static int wake_first(lua_State *L, l_chan *ch, ch_queue *q, int nv)
+/* Wake waiter w (unlinked) with the nv values on top of L (popped), then
+ * free it; whether it took them (a plain waiter always does). */
+static int wake_one(lua_State *L, l_chan *ch, ch_wait *w, int nv)
+{
+    int ok = 1;
+    if (w->node == LUA_NOREF)
+        plain_wake(L, w->task, nv);
+    else
+        ok = node_wake(L, w, nv);
+    free_wait(L, ch->rt, w);
+    return ok;
+}
+
+/* Hand the value on top of L to the first waiter of q that takes it: 1 if
+ * one did (the value is gone), 0 if none (still on top). */
+static int wake_first(lua_State *L, l_chan *ch, ch_queue *q)
 {
     while (q->head) {
         ch_wait *w = q->head;
         q_unlink(w);
-        int ok;
-        if (w->node == LUA_NOREF) {
-            plain_wake(L, w->task, nv);
-            ok = 1;
-        } else {
-            for (int i = 0; i < nv; i++)
-                lua_pushvalue(L, -nv);
-            ok = node_wake(L, w->node, nv);
-            if (ok)
-                lua_pop(L, nv);
-        }
-        free_wait(L, ch->rt, w);
-        if (ok)
+        lua_pushvalue(L, -1);
+        if (wake_one(L, ch, w, 1)) {
+            lua_pop(L, 1);
             return 1;
+        }
     }
     return 0;
+}
+
+/* Wake every waiter of q with the value on top of L (popped). */
+static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
+{
+    while (q->head) {
+        ch_wait *w = q->head;
+        q_unlink(w);
+        lua_pushvalue(L, -1);
+        wake_one(L, ch, w, 1);
+    }
+    lua_pop(L, 1);
 }
 
 /* Take the value of the first sender that can give one and push it: a
@@ -196,7 +201,7 @@ static int take_sender(lua_State *L, l_chan *ch)
             lua_xmove(t->co, L, 1);
             lua_pushboolean(L, 1);
             plain_wake(L, t, 1);
-        } else if ((ok = node_wake(L, w->node, 0))) {
+        } else if ((ok = node_wake(L, w, 0))) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, w->node);
             lua_getfield(L, -1, "data");
             lua_remove(L, -2);
@@ -261,7 +266,7 @@ static int take(lua_State *L, l_chan *ch, int idx)
 static int give(lua_State *L, l_chan *ch, int idx, int vidx)
 {
     lua_pushvalue(L, vidx);
-    if (wake_first(L, ch, &ch->recvq, 1))
+    if (wake_first(L, ch, &ch->recvq))
         return 1;
     if (count(ch) < ch->cap) {
         append(L, ch, idx);
@@ -312,8 +317,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx)
     l_resumed(L, l_rt(L)->current);
     if (!lua_toboolean(L, -1))
         return luaL_error(L, "channel:send: channel is closed");
-    lua_pushboolean(L, 1);
-    return 1;
+    return 1;   /* the true on top */
 }
 
 /* ch:send(v): put v in the channel, waiting while it is full; true.
@@ -381,19 +385,9 @@ static int l_chan_try_recv(lua_State *L)
     return 2;
 }
 
-/* Wake every waiter of q with the value on top of L (kept). */
-static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
-{
-    while (q->head) {
-        lua_pushvalue(L, -1);
-        if (!wake_first(L, ch, q, 1))
-            lua_pop(L, 1);
-    }
-}
-
-/* ch:close(closed_marker): no more sends; buffered values stay
- * receivable, waiting receivers get nil, waiting plain senders raise and
- * select send cases get the marker. True the first time. */
+/* ch:close(): no more sends; buffered values stay receivable, waiting
+ * receivers get nil, waiting senders false (a plain send then raises, a
+ * select send case too). True the first time. */
 static int l_chan_close(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:close");
@@ -402,22 +396,10 @@ static int l_chan_close(lua_State *L)
         return 1;
     }
     ch->closed = 1;
-    lua_settop(L, 2);
     lua_pushnil(L);
     wake_all(L, ch, &ch->recvq);
-    lua_pop(L, 1);
-    while (ch->sendq.head) {
-        ch_wait *w = ch->sendq.head;
-        q_unlink(w);
-        if (w->node == LUA_NOREF) {
-            lua_pushboolean(L, 0);
-            plain_wake(L, w->task, 1);
-        } else {
-            lua_pushvalue(L, 2);
-            node_wake(L, w->node, 1);
-        }
-        free_wait(L, ch->rt, w);
-    }
+    lua_pushboolean(L, 0);
+    wake_all(L, ch, &ch->sendq);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -501,14 +483,20 @@ static int l_chan_give(lua_State *L)
 }
 
 /* ch:_enlist(node, sending): queue a select node; sets node.centry so
- * waitq can withdraw it (core.chan_detach). */
+ * the case can withdraw it (core.chan_detach). The node's task and tag
+ * are read once here for the wake. */
 static int l_chan_enlist(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:enlist");
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "task");
+    l_task *t = l_checkclass(L, -1, CL_TASK);
+    lua_getfield(L, 2, "tag");
+    int tag = (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 2);
     /* Whatever may raise (a table growing, the ref) comes before w exists;
-     * the final stores reuse keys already present, so they cannot fail. */
-    lua_pushboolean(L, 0);           /* (waitq.node made "q" already) */
+     * the final store reuses a key already present, so it cannot fail. */
+    lua_pushboolean(L, 0);
     lua_setfield(L, 2, "centry");
     lua_pushvalue(L, 2);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -518,10 +506,10 @@ static int l_chan_enlist(lua_State *L)
         return luaL_error(L, "channel: out of memory");
     }
     w->node = ref;
+    w->task = t;          /* kept alive by the node, which the ref holds */
+    w->tag = tag;
     lua_pushlightuserdata(L, w);
     lua_setfield(L, 2, "centry");
-    lua_pushboolean(L, 1);
-    lua_setfield(L, 2, "q");
     q_push(lua_toboolean(L, 3) ? &ch->sendq : &ch->recvq, w);
     return 0;
 }

@@ -12,9 +12,7 @@ local error, tostring, setmetatable = error, tostring, setmetatable
 
 local Channel = core.Channel
 local new_channel = core.channel
-
--- Marks a select send case woken by close: its value was not delivered.
-local CLOSED = setmetatable({}, { __tostring = function() return "closed" end })
+local chan_detach = core.chan_detach
 
 -- corio.channel([n]): a channel holding up to n values (n >= 0; 0 makes
 -- every send wait for a receiver), unbounded without n.
@@ -23,14 +21,6 @@ local function new(n)
     error("corio.channel: bad argument #1 (non-negative integer expected, got " .. tostring(n) .. ")", 2)
   end
   return new_channel(n or -1)
-end
-
-local close = Channel.close
-
--- ch:close(): no more sends; buffered values stay receivable, waiting
--- receivers get nil, waiting senders raise. True the first time.
-function Channel:close()
-  return close(self, CLOSED)
 end
 
 -- for v in ch:iter() do ... end: receive until closed and drained.
@@ -56,6 +46,10 @@ function RecvCase:enlist(node)
   self.ch:_enlist(node, false)
 end
 
+-- The channel queues select nodes in C (marked by node.centry).
+local function withdraw_node(_, node) chan_detach(node) end
+RecvCase.withdraw = withdraw_node
+
 -- ch:recv_case(): in corio.select, yields the received value (nil once
 -- the channel is closed and drained).
 function Channel:recv_case()
@@ -73,9 +67,12 @@ function SendCase:enlist(node)
   self.ch:_enlist(node, true)
 end
 
--- Woken by close rather than by a receiver: the value was not sent.
+SendCase.withdraw = withdraw_node
+
+-- Woken by close (false) rather than by a receiver (nothing): the value
+-- was not sent.
 function SendCase:finish(v)
-  if v == CLOSED then error("channel:send_case: channel is closed", 0) end
+  if v == false then error("channel:send_case: channel is closed", 0) end
 end
 
 -- ch:send_case(v): in corio.select, sends v (no values).

@@ -7,6 +7,8 @@
 --   case:enlist(node) -> queue node ({ task, tag = case index }) where the
 --                        operation's owner completes it with
 --                        core.wake(task, tag, values...);
+--   case:withdraw(node) -> take the node back if still queued (by default
+--                        a waitq node: waitq.cancel);
 --   case:finish(...)  -> optional: turns the woken values into results.
 -- corio.after cases carry a deadline (`at`) instead: select parks under a
 -- core.deadline, whose firing means the timer case won.
@@ -20,9 +22,11 @@ local check_pending = core.check   -- raises an expired deadline or pending canc
 
 local M = {}
 
+local function withdraw_node(_, node) waitq.cancel(node) end
+
 -- M.kind(name): a new case metatable (methods go in it).
 function M.kind(name)
-  local k = { __case = true, __name = name }
+  local k = { __case = true, __name = name, withdraw = withdraw_node }
   k.__index = k
   return k
 end
@@ -57,10 +61,10 @@ function try_from(cases, i, n)
 end
 
 -- Withdraw the nodes still queued (nodes[i] for the non-timer cases).
-local function withdraw(nodes, n)
+local function withdraw(cases, nodes, n)
   for i = 1, n do
     local node = nodes[i]
-    if node then waitq.cancel(node) end
+    if node then cases[i]:withdraw(node) end
   end
 end
 
@@ -87,7 +91,7 @@ local function enlist(cases, n, task)
   local nodes = {}
   local ok, at, at_i = pcall(enlist_all, cases, n, task, nodes)
   if not ok then
-    withdraw(nodes, n)
+    withdraw(cases, nodes, n)
     error(at, 0)
   end
   return nodes, at, at_i
@@ -101,7 +105,7 @@ end
 
 -- After the park: withdraw every other node, then report the winner.
 local function settle(cases, n, nodes, d, at_i, ok, ...)
-  withdraw(nodes, n)
+  withdraw(cases, nodes, n)
   if d then d:close() end
   if ok then return chosen(cases, ...) end
   local err = ...

@@ -1,9 +1,8 @@
 -- corio.waitq: FIFO queues of parked tasks, the mechanism under
 -- semaphores, mutexes, notify, groups, signals, oneshot, broadcast, watch
--- and select. (Channels keep their queues in C, csrc/bind/channel.c; a
--- select node queued there is marked by node.centry and withdrawn through
--- core.chan_detach; the count below does not include those, which
--- corio.stats().channel_waiting counts.)
+-- and select. (Channels keep their queues in C, csrc/bind/channel.c, and
+-- their select cases withdraw their nodes themselves; the count below does
+-- not include those, which corio.stats().channel_waiting counts.)
 --
 -- A waiter is a node { task = t, tag = i, data = d }: tag is 1 for a
 -- plain wait and the case index inside corio.select; data is what the
@@ -17,7 +16,6 @@
 local core = require "corio.core"
 
 local suspend, wake, current = core.suspend, core.wake, core.current
-local chan_detach = core.chan_detach
 local pcall, error = pcall, error
 
 local waitq = {}
@@ -44,12 +42,10 @@ function waitq.push(q, node)
   live = live + 1
 end
 
--- Unlink node if it is still queued; returns whether it was. (Nodes a
--- channel queued in C, marked by centry, are withdrawn by the channel.)
+-- Unlink node if it is still queued; returns whether it was.
 function waitq.remove(node)
   local q = node.q
   if not q then return false end
-  if node.centry then return chan_detach(node) end
   local p, n = node.prev, node.next
   if p then p.next = n else q.head = n or nil end
   if n then n.prev = p else q.tail = p or nil end
@@ -70,7 +66,7 @@ end
 -- react (a semaphore may now serve the waiter behind it).
 function waitq.cancel(node)
   local q = node.q
-  if waitq.remove(node) and q ~= true and q.on_cancel then q.on_cancel(q) end
+  if waitq.remove(node) and q.on_cancel then q.on_cancel(q) end
 end
 
 -- Hand values to the first waiter still parked; returns its node, or nil
