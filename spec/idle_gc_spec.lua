@@ -26,6 +26,25 @@ local function burst(n)
   return #t
 end
 
+-- A live heap whose collection cycle takes ~50 ms, in many small objects
+-- (one object's traversal is one indivisible step of the collector),
+-- fully collected once so that only the burst after it is garbage.
+local function big_live_heap()
+  local live = {}
+  for i = 1, 2000 do local t = {} for j = 1, 1000 do t[j] = { j } end live[i] = t end
+  collectgarbage()
+  return live
+end
+
+-- Wait (up to 5 s) for a pass to end after `passes` had: the sleeps are
+-- longer than the 50 ms of quiet a pass waits for.
+local function wait_for_pass(passes)
+  local deadline = corio.now() + 5
+  while corio.stats().idle_gc_passes == passes and corio.now() < deadline do
+    corio.sleep(0.1)
+  end
+end
+
 describe("idle garbage collection", function()
   it("collects a burst's garbage once the loop is quiet", function()
     lazy_gc(function()
@@ -103,11 +122,7 @@ describe("idle garbage collection", function()
   it("keeps timers on time while a pass runs", function()
     lazy_gc(function()
       corio.run(function()
-        local live = {}
-        -- ~50 ms per cycle, in many small objects (one object's traversal
-        -- is one indivisible step of the collector)
-        for i = 1, 2000 do local t = {} for j = 1, 1000 do t[j] = { j } end live[i] = t end
-        collectgarbage()
+        local live = big_live_heap()
         burst(60000)
         local passes = corio.stats().idle_gc_passes
         local worst = 0
@@ -120,10 +135,7 @@ describe("idle garbage collection", function()
         end):join()
         -- an unsliced pass (two cycles at once) overshoots by 50 ms or more
         assert.is_true(worst < 0.04, ("a sleep overshot by %.3f s"):format(worst))
-        local deadline = corio.now() + 5
-        while corio.stats().idle_gc_passes == passes and corio.now() < deadline do
-          corio.sleep(0.1)
-        end
+        wait_for_pass(passes)
         assert.is_true(corio.stats().idle_gc_passes > passes)
         assert.equal(2000, #live)
       end)
@@ -133,18 +145,13 @@ describe("idle garbage collection", function()
   it("finishes a pass begun incremental after a switch to generational mode", function()
     lazy_gc(function()
       corio.run(function()
-        local live = {}
-        for i = 1, 2000 do local t = {} for j = 1, 1000 do t[j] = { j } end live[i] = t end
-        collectgarbage()
+        local live = big_live_heap()
         burst(60000)
         local passes = corio.stats().idle_gc_passes
         corio.sleep(0.055)            -- the pass starts, in slices
         collectgarbage("generational")
         local t0 = os.clock()
-        local deadline = corio.now() + 5
-        while corio.stats().idle_gc_passes == passes and corio.now() < deadline do
-          corio.sleep(0.1)           -- longer than the 50 ms of quiet a pass waits for
-        end
+        wait_for_pass(passes)
         assert.is_true(corio.stats().idle_gc_passes > passes)
         -- one full collection, not a second of back-to-back minor steps
         assert.is_true(os.clock() - t0 < 0.5, ("the pass took %.2f s of CPU"):format(os.clock() - t0))

@@ -148,17 +148,10 @@ size_t l_alloc_slab_bytes(lua_State *L)
     return a ? a->slab.live : 0;
 }
 
-size_t l_alloc_churn(lua_State *L)
+size_t *l_alloc_churn(lua_State *L)
 {
     l_alloc *a = active(L);
-    return a ? a->churn : 0;
-}
-
-void l_alloc_reset_churn(lua_State *L)
-{
-    l_alloc *a = active(L);
-    if (a)
-        a->churn = 0;
+    return a ? &a->churn : NULL;
 }
 
 size_t l_alloc_trim(lua_State *L)

@@ -39,9 +39,9 @@ static size_t heap_bytes(lua_State *L)
  * it is on, else estimated from the heap's growth. */
 static size_t churn(lua_State *L, l_runtime *rt)
 {
-    size_t n = l_alloc_churn(L);
-    if (l_alloc_active(L))
-        return n;
+    size_t *n = l_alloc_churn(L);
+    if (n)
+        return *n;
     size_t h = heap_bytes(L);
     return h > rt->idle_heap ? h - rt->idle_heap : 0;
 }
@@ -56,18 +56,26 @@ int l_idle_due(lua_State *L, l_runtime *rt)
     return churn(L, rt) >= (min > IDLE_MIN_CHURN ? min : IDLE_MIN_CHURN);
 }
 
-/* The pass is over: give the freed memory back, start counting again. */
-static void finish(lua_State *L, l_runtime *rt)
+/* No pass under way (any more): 0, for l_idle_work to return. */
+static int no_pass(l_runtime *rt)
 {
-    rt->idle_ends = 0;
-    rt->idle_slices = 0;
+    rt->idle_ends = rt->idle_slices = 0;
+    return 0;
+}
+
+/* The pass is over: give the freed memory back, start counting again. */
+static int finish(lua_State *L, l_runtime *rt)
+{
     rt->idle_passes++;
     rt->idle_released += l_alloc_trim(L) + corio_loop_trim(&rt->loop);
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
     rt->idle_heap = heap_bytes(L);
-    l_alloc_reset_churn(L);
+    size_t *n = l_alloc_churn(L);
+    if (n)
+        *n = 0;
+    return no_pass(rt);
 }
 
 /* In generational mode a step is a minor collection and never ends a
@@ -90,31 +98,21 @@ static int generational_pass(lua_State *L)
  * made a task ready. */
 int l_idle_work(lua_State *L, l_runtime *rt)
 {
-    if (!gc_running(L)) {   /* stopped meanwhile */
-        rt->idle_ends = rt->idle_slices = 0;
-        return 0;
-    }
-    if (generational_pass(L)) {   /* also when the mode changed mid-pass */
-        finish(L, rt);
-        return 0;
-    }
+    if (!gc_running(L))             /* stopped meanwhile */
+        return no_pass(rt);
+    if (generational_pass(L))       /* also when the mode changed mid-pass */
+        return finish(L, rt);
     if (rt->idle_ends == 0)
         rt->idle_ends = 2;
-    if (++rt->idle_slices > IDLE_MAX_SLICES) {
-        finish(L, rt);
-        return 0;
-    }
+    if (++rt->idle_slices > IDLE_MAX_SLICES)
+        return finish(L, rt);
     uint64_t until = corio_clock_ns() + IDLE_SLICE_NS;
     do {
         int end = lua_gc(L, LUA_GCSTEP, 0);
-        if (end < 0) {                   /* the collector went away meanwhile */
-            rt->idle_ends = rt->idle_slices = 0;
-            return 0;
-        }
-        if (end && --rt->idle_ends == 0) {
-            finish(L, rt);
-            return 0;
-        }
+        if (end < 0)                /* the collector went away meanwhile */
+            return no_pass(rt);
+        if (end && --rt->idle_ends == 0)
+            return finish(L, rt);
     } while (!rt->loop.nready && corio_clock_ns() < until);
     return 1;
 }

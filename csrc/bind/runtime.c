@@ -76,21 +76,15 @@ void l_setclass(lua_State *L, int cls)
     lua_setmetatable(L, -2);
 }
 
-/* l_testclass for callers without the runtime upvalue (finalizers). */
-static void *testclass_rt(lua_State *L, l_runtime *rt, int idx, int cls)
+void *l_testclass(lua_State *L, int idx, int cls)
 {
     void *p = lua_touserdata(L, idx);
     if (!p || !lua_getmetatable(L, idx))
         return NULL;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->mt[cls]);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, l_rt(L)->mt[cls]);
     int same = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     return same ? p : NULL;
-}
-
-void *l_testclass(lua_State *L, int idx, int cls)
-{
-    return testclass_rt(L, l_rt(L), idx, cls);
 }
 
 void *l_checkclass(lua_State *L, int idx, int cls)
