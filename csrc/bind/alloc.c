@@ -14,6 +14,8 @@
  * uses a plain allocator (its userdata NULL, as luaL_newstate's is), so an
  * embedder's accounting allocator keeps seeing every byte; CORIO_ALLOC=libc
  * turns it off, and ASan builds leave it off so ASan sees every object.
+ * There, over a plain allocator, a wrapper that only counts the bytes
+ * allocated is installed instead (the idle pass needs the count).
  *
  * Lifetime: the slab lives as long as the state. The last block
  * lua_close frees is the main thread's own (allocated before the slab):
@@ -88,6 +90,21 @@ static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
     return slab_realloc(a, p, osize, nsize);   /* an old small block moves in */
 }
 
+/* Where the slab is off, over a plain allocator: count, pass everything
+ * on. (Growth of the heap is no measure of allocation: a collection that
+ * ran unseen between two looks hides a burst.) */
+static void *count_fn(void *ud, void *p, size_t osize, size_t nsize)
+{
+    l_alloc *a = ud;
+    lua_Alloc prev = a->prev;
+    void *prev_ud = a->prev_ud;
+    if (!p)
+        a->churn += nsize;
+    else if (nsize == 0 && p == a->main_block)   /* lua_close's last free */
+        free(a);
+    return prev(prev_ud, p, osize, nsize);
+}
+
 /* Keep this module's code mapped until the process exits. */
 static int pin_module(void)
 {
@@ -113,12 +130,13 @@ void l_alloc_install(lua_State *L)
 {
     void *ud;
     lua_Alloc f = lua_getallocf(L, &ud);
-    if (f == l_alloc_fn || ud || !wanted() || !pin_module())
+    if (f == l_alloc_fn || f == count_fn || ud || !pin_module())
         return;
     l_alloc *a = calloc(1, sizeof *a);
     if (!a)
         return;
-    if (corio_slab_init(&a->slab, SLAB_RESERVE) < 0) {
+    int slab = wanted();
+    if (slab && corio_slab_init(&a->slab, SLAB_RESERVE) < 0) {
         free(a);
         return;
     }
@@ -127,7 +145,7 @@ void l_alloc_install(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     a->main_block = (char *)lua_tothread(L, -1) - LUA_EXTRASPACE;
     lua_pop(L, 1);
-    lua_setallocf(L, l_alloc_fn, a);
+    lua_setallocf(L, slab ? l_alloc_fn : count_fn, a);
 }
 
 
@@ -150,8 +168,9 @@ size_t l_alloc_slab_bytes(lua_State *L)
 
 size_t *l_alloc_churn(lua_State *L)
 {
-    l_alloc *a = active(L);
-    return a ? &a->churn : NULL;
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    return f == l_alloc_fn || f == count_fn ? &((l_alloc *)ud)->churn : NULL;
 }
 
 size_t l_alloc_trim(lua_State *L)

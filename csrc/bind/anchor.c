@@ -114,14 +114,14 @@ void l_anchor_drop(lua_State *L, l_runtime *rt, int ref)
     rt->anchor_free[rt->anchor_nfree++] = ref;
 }
 
-void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t))
+void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t, void *ud), void *ud)
 {
     luaL_checkstack(L, 4, "corio");
     for (int c = 0; c < rt->anchor_nchunks; c++) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchor_chunks[c]);
         for (int i = 1; i <= ANCHOR_CHUNK; i++) {
             if (lua_rawgeti(L, -1, i) == LUA_TUSERDATA)
-                fn(lua_touserdata(L, -1));
+                fn(lua_touserdata(L, -1), ud);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);

@@ -74,7 +74,8 @@ struct l_task {
     uint8_t status, wait;
     uint8_t interrupted : 1, cancel_pending : 1, supervised : 1, started : 1,
             is_main : 1,
-            has_aux : 1;      /* it has a record in the runtime's aux table */
+            has_aux : 1,      /* it has a record in the runtime's aux table */
+            stopped : 1;      /* l_task_stop: may never suspend again */
     corio_waiter waiter;      /* handed to core objects (kind WK_TASK) */
 };
 
@@ -125,9 +126,14 @@ static inline void *l_mem(l_runtime *rt, void *p, size_t osize, size_t nsize)
     return rt->alloc(rt->alloc_ud, p, osize, nsize);
 }
 int l_fail(lua_State *L, int err);                 /* nil, message, code */
+/* Outside run/step, finish the closes still waiting for the kernel (a
+ * closed object's fd is released only when its cancelled ops end). */
+void l_settle(lua_State *L, l_runtime *rt);
 int l_closed(lua_State *L, const char *what);      /* nil, "<what> is closed", "EBADF" */
 /* Seconds from Lua as a delay in ns, clamped to [0, 1e9 s] (NaN is 0). */
 uint64_t l_seconds_ns(lua_Number s);
+/* Argument idx as seconds: a number, not NaN (raises naming fname). */
+lua_Number l_check_seconds(lua_State *L, int idx, const char *fname);
 /* Whether the value at idx is the runtime's cancellation error. */
 int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt);
 /* tostring of the value at idx that never raises (replaces it in place). */
@@ -156,7 +162,7 @@ void l_alloc_install(lua_State *L);
 int l_alloc_active(lua_State *L);
 size_t l_alloc_slab_bytes(lua_State *L);
 /* The count of bytes allocated, for the caller to read and reset; NULL
- * when the slab is off (nothing counts). */
+ * over an embedder's allocator (nothing counts). */
 size_t *l_alloc_churn(lua_State *L);
 /* Return the slab's empty runs to the system; bytes released. */
 size_t l_alloc_trim(lua_State *L);
@@ -168,9 +174,9 @@ void l_anchor_close(l_runtime *rt);   /* the runtime is closing */
 int l_anchor(lua_State *L, l_runtime *rt);
 void l_anchor_push(lua_State *L, l_runtime *rt, int ref);
 void l_anchor_drop(lua_State *L, l_runtime *rt, int ref);
-/* Call fn on every live task of rt: a scan of the anchors (a rare path,
- * so a scan beats keeping a list in every task). */
-void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t));
+/* Call fn(t, ud) on every live task t of rt: a scan of the anchors (a
+ * rare path, so a scan beats keeping a list in every task). */
+void l_each_live(lua_State *L, l_runtime *rt, void (*fn)(l_task *t, void *ud), void *ud);
 
 /* idle.c: whether a garbage-collection pass is due (or under way) now
  * that the loop has idled; run one slice of it: 1 while more remains. */
@@ -193,6 +199,13 @@ int l_task_unpark(lua_State *L, l_task *t, int n);
 void l_task_forget_timer(l_task *t);   /* free a sleep timer (runtime closing) */
 void l_task_interrupt(l_task *t);
 int l_task_cancel(l_task *t);
+/* A cancel that cannot be ignored, for tasks a deadlock left after
+ * cancelling (shielded waits that wait on each other): t is woken with the
+ * cancellation error and every later attempt to suspend raises it too, so
+ * it unwinds (its <close> handlers and waiters' clean-ups run) and ends. */
+void l_task_stop(l_task *t);
+/* What a suspended task waits in ("read", "shielded wait", ...). */
+const char *l_task_wait_name(const l_task *t);
 void l_task_push(lua_State *L, l_task *t);
 l_task *l_task_current(lua_State *L, const char *fname);  /* raises outside a task */
 l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending cancel raised */

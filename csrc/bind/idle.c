@@ -36,14 +36,18 @@ static size_t heap_bytes(lua_State *L)
 }
 
 /* Bytes allocated since the last pass: counted by the slab allocator when
- * it is on, else estimated from the heap's growth. */
+ * it is on, else estimated from the heap's growth since its lowest point
+ * (a collection since the last pass, the user's or the pacer's, lowers the
+ * mark: growth from a high mark would hide a burst for good). */
 static size_t churn(lua_State *L, l_runtime *rt)
 {
     size_t *n = l_alloc_churn(L);
     if (n)
         return *n;
     size_t h = heap_bytes(L);
-    return h > rt->idle_heap ? h - rt->idle_heap : 0;
+    if (h < rt->idle_heap)
+        rt->idle_heap = h;
+    return h - rt->idle_heap;
 }
 
 int l_idle_due(lua_State *L, l_runtime *rt)

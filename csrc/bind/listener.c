@@ -1,5 +1,6 @@
 /* listener.c: corio.Listener and corio.tcp.listen. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include "bind.h"
@@ -142,6 +143,7 @@ static int l_listener_close(lua_State *L)
     if (!l->ls)
         return l_closed(L, "listener");
     listener_close(l);
+    l_settle(L, l_rt(L));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -173,12 +175,20 @@ static int opt_bool(lua_State *L, int opts, const char *name, int def)
     return v;
 }
 
-static int opt_int(lua_State *L, int opts, const char *name, int def)
+/* opts[name] as an int, def when absent; raises naming fname and the
+ * option when it is not an integer. */
+static int opt_int(lua_State *L, int opts, const char *fname, const char *name, int def)
 {
     if (lua_isnoneornil(L, opts))
         return def;
     lua_getfield(L, opts, name);
-    int v = lua_isnil(L, -1) ? def : (int)luaL_checkinteger(L, -1);
+    int isint, v = def;
+    lua_Integer i = lua_tointegerx(L, -1, &isint);
+    if (isint)
+        v = i < INT_MIN ? INT_MIN : i > INT_MAX ? INT_MAX : (int)i;
+    else if (!lua_isnil(L, -1))
+        luaL_error(L, "%s: bad option '%s' (integer expected, got %s)", fname, name,
+                   luaL_typename(L, -1));
     lua_pop(L, 1);
     return v;
 }
@@ -192,7 +202,7 @@ static int l_tcp_listen(lua_State *L)
         luaL_checktype(L, 3, LUA_TTABLE);
     if (l_resolve(L, 1, &sa, &len) < 0)
         return 3;
-    int backlog = opt_int(L, 3, "backlog", 0);
+    int backlog = opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
     int reuseaddr = opt_bool(L, 3, "reuseaddr", 1);
     int reuseport = opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);

@@ -10,6 +10,9 @@
 #define CANCELLED_MT "corio.Cancelled"
 #define RUNTIME_KEY "corio.runtime"
 #define IDLE_GRACE_NS 50000000   /* quiet time before idle garbage collection */
+#define SETTLE_NS 1000000000     /* longest wait for the kernel to release closed fds */
+#define DEADLOCK_ROUNDS 3        /* rounds of cancelling a deadlock before stopping */
+#define LEFTOVER_SHOWN 8         /* leftover tasks named in a deadlock error */
 
 l_runtime *l_rt(lua_State *L)
 {
@@ -37,6 +40,18 @@ uint64_t l_seconds_ns(lua_Number s)
     if (!(s > 0))
         return 0;
     return (uint64_t)((s < 1e9 ? s : 1e9) * 1e9);
+}
+
+lua_Number l_check_seconds(lua_State *L, int idx, const char *fname)
+{
+    int isnum;
+    lua_Number s = lua_tonumberx(L, idx, &isnum);
+    if (!isnum)
+        luaL_error(L, "%s: bad argument #%d (number expected, got %s)", fname, idx,
+                   luaL_typename(L, idx));
+    if (s != s)
+        luaL_error(L, "%s: bad argument #%d (not a number: NaN)", fname, idx);
+    return s;
 }
 
 int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt)
@@ -163,14 +178,61 @@ static int deadlocked(l_runtime *rt)
     return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
 }
 
-static void cancel_one(l_task *t)
+static void cancel_one(l_task *t, void *ud)
 {
+    (void)ud;
     l_task_cancel(t);
 }
 
 static void cancel_all(l_runtime *rt)
 {
-    l_each_live(rt->from, rt, cancel_one);
+    l_each_live(rt->from, rt, cancel_one, NULL);
+}
+
+/* The tasks a deadlock left after cancelling, as named in run's error. */
+typedef struct leftovers {
+    luaL_Buffer *b;
+    int n;
+} leftovers;
+
+/* Name t in the report and stop it (l_task_stop). */
+static void stop_one(l_task *t, void *ud)
+{
+    leftovers *lo = ud;
+    if (t->status >= ST_DONE)
+        return;
+    if (lo->n < LEFTOVER_SHOWN) {
+        lua_pushfstring(lo->b->L, "%scorio.Task %p in a %s", lo->n ? ", " : "", (void *)t,
+                        l_task_wait_name(t));
+        luaL_addvalue(lo->b);
+    }
+    lo->n++;
+    l_task_stop(t);
+}
+
+/* Stop every task left and push a description of them, for run's error. */
+static void stop_all(l_runtime *rt)
+{
+    lua_State *L = rt->from;
+    luaL_Buffer b;
+    leftovers lo = { &b, 0 };
+    luaL_buffinit(L, &b);
+    l_each_live(L, rt, stop_one, &lo);
+    if (lo.n > LEFTOVER_SHOWN)
+        luaL_addstring(&b, ", ...");
+    luaL_pushresult(&b);
+    lua_pushfstring(L, " (%d task%s left after cancelling, stopped: %s)", lo.n,
+                    lo.n == 1 ? "" : "s", lua_tostring(L, -1));
+    lua_remove(L, -2);
+}
+
+void l_settle(lua_State *L, l_runtime *rt)
+{
+    if (rt->running || rt->closed || !rt->loop.nclosing)
+        return;
+    rt->from = L;   /* releasing a stream unrefs it from here */
+    corio_loop_settle(&rt->loop, SETTLE_NS);
+    rt->from = NULL;
 }
 
 /* Wait for the next event. When a garbage-collection pass is due, wait
@@ -194,25 +256,36 @@ static int wait_events(l_runtime *rt)
 }
 
 /* Run until every task has finished. Returns 0, -errno from the backend,
- * or 1 when a deadlock had to be broken by cancelling every task. */
-static int drive(l_runtime *rt)
+ * or 1 when a deadlock had to be broken by cancelling every task (and 2
+ * when even that left tasks blocked: they were stopped, and a description
+ * of them is pushed on rt->from). When the main task fails, the others are
+ * cancelled: run then raises its error once they have unwound. */
+static int drive(l_runtime *rt, l_task *main)
 {
-    int deadlock = 0;
+    int deadlock = 0, main_failed = 0;
     while (rt->nlive) {
         corio_loop_run_ready(&rt->loop);
         if (!rt->nlive)
             break;
-        if (deadlocked(rt)) {
-            if (++deadlock > 3)
-                return 1;
+        if (main && main->status == ST_FAILED && !main_failed) {
+            main_failed = 1;
             cancel_all(rt);
+            continue;
+        }
+        if (deadlocked(rt)) {
+            if (++deadlock <= DEADLOCK_ROUNDS)
+                cancel_all(rt);
+            else if (deadlock == DEADLOCK_ROUNDS + 1)
+                stop_all(rt);
+            else   /* stopped tasks cannot suspend: never reached */
+                return -EDEADLK;
             continue;
         }
         int rc = wait_events(rt);
         if (rc < 0)
             return rc;
     }
-    return deadlock ? 1 : 0;
+    return deadlock > DEADLOCK_ROUNDS ? 2 : deadlock ? 1 : 0;
 }
 
 /* Raise if the loop cannot be driven from here. */
@@ -260,10 +333,12 @@ static int l_run(lua_State *L)
     int idx = lua_gettop(L);
     enter_loop(L, rt, "corio.run");
     t->is_main = 1;
-    int rc = drive(rt);
+    int rc = drive(rt, t);
+    corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
-    if (rc == 1)
-        return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake them");
+    if (rc > 0)
+        return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake "
+                             "them%s", rc == 2 ? lua_tostring(L, -1) : "");
     if (rc < 0)
         return luaL_error(L, "corio.run: backend failure: %s", strerror(-rc));
     return t->status == ST_DONE ? l_task_results(L, idx) : raise_main(L, t, idx);
@@ -273,15 +348,24 @@ static int l_run(lua_State *L)
 static int l_step(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_Number to = luaL_optnumber(L, 1, 0);
+    lua_Number to = lua_isnoneornil(L, 1) ? 0 : l_check_seconds(L, 1, "corio.step");
     enter_loop(L, rt, "corio.step");
     corio_loop_run_ready(&rt->loop);
     int rc = corio_loop_poll(&rt->loop, (int64_t)l_seconds_ns(to));
     corio_loop_run_ready(&rt->loop);
+    corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
     if (rc < 0)
         return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));
     lua_pushinteger(L, (lua_Integer)rt->nlive);
+    return 1;
+}
+
+/* core.buf_scanned(): bytes searched for line ends so far (a test hook:
+ * readline must search each byte about once). */
+static int l_buf_scanned(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)corio__buf_scanned);
     return 1;
 }
 
@@ -371,13 +455,19 @@ static int cancelled_tostring(lua_State *L)
     return 1;
 }
 
+static void forget_timer(l_task *t, void *ud)
+{
+    (void)ud;
+    l_task_forget_timer(t);
+}
+
 static int runtime_gc(lua_State *L)
 {
     l_runtime *rt = lua_touserdata(L, 1);
     if (!rt->closed) {
         rt->closed = 1;
         rt->from = L;   /* closing releases streams, which unref from it */
-        l_each_live(L, rt, l_task_forget_timer);   /* tasks left sleeping */
+        l_each_live(L, rt, forget_timer, NULL);   /* tasks left sleeping */
         corio_loop_close(&rt->loop);
         l_anchor_close(rt);
     }
@@ -388,7 +478,7 @@ static const luaL_Reg runtime_funcs[] = {
     {"run", l_run},         {"step", l_step},     {"pollfd", l_pollfd},
     {"backend", l_backend}, {"now", l_now},       {"on_error", l_on_error},
     {"stats", l_stats},     {"next_timeout", l_next_timeout},
-    {"is_cancelled", l_is_cancelled}, {NULL, NULL},
+    {"is_cancelled", l_is_cancelled}, {"buf_scanned", l_buf_scanned}, {NULL, NULL},
 };
 
 /* The unique cancellation error value of this runtime. */

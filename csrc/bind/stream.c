@@ -249,7 +249,8 @@ static int line_too_long(lua_State *L)
 {
     lua_pushnil(L);
     lua_pushliteral(L, "line too long");
-    return 2;
+    lua_pushliteral(L, "EMSGSIZE");
+    return 3;
 }
 
 /* ctx: bytes already searched for "\n". */
@@ -259,7 +260,9 @@ static int readline_k(lua_State *L, int status, lua_KContext ctx)
     if (!s)
         return closed_fail(L);
     size_t max = (size_t)lua_tointeger(L, 2);
-    size_t from = (size_t)ctx < s->rbuf.len ? (size_t)ctx : 0;
+    /* resume the search where the last one stopped, also after a wake that
+     * brought no new byte (a backpressure stop and re-arm) */
+    size_t from = (size_t)ctx <= s->rbuf.len ? (size_t)ctx : 0;
     long i = corio_buf_find(&s->rbuf, from, '\n');
     if (i >= 0)
         return line_len(s, (size_t)i) > max ? line_too_long(L) : take_line(L, s, (size_t)i);
@@ -338,6 +341,12 @@ static int l_stream_write(lua_State *L)
     l_task *t = l_enter(L, "stream:write");
     if (st->writing)
         return luaL_error(L, "stream:write: another task is writing this stream");
+    if (st->cs.flags & CORIO_SF_WBROKEN) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "an earlier write was interrupted");
+        lua_pushliteral(L, "EPIPE");
+        return 3;
+    }
     if (cnt == 0) {
         lua_pushboolean(L, 1);
         return 1;
@@ -368,6 +377,7 @@ static int l_stream_close(lua_State *L)
     if (!st->open)
         return closed_fail(L);
     stream_close(L, 1, st);
+    l_settle(L, l_rt(L));
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -88,6 +88,29 @@ void l_task_interrupt(l_task *t)
     interrupts[t->wait](t);
 }
 
+static const char *const wait_names[W_COUNT] = {
+    [W_NONE] = "no wait",  [W_SLEEP] = "sleep",        [W_PARK] = "wait",
+    [W_JOIN] = "join",     [W_SHIELD] = "shielded wait", [W_CHAN] = "channel",
+    [W_READ] = "read",     [W_WRITE] = "write",        [W_ACCEPT] = "accept",
+    [W_POLL] = "poll",
+};
+
+const char *l_task_wait_name(const l_task *t)
+{
+    return wait_names[t->wait];
+}
+
+void l_task_stop(l_task *t)
+{
+    if (t->status >= ST_DONE)
+        return;
+    t->stopped = 1;
+    if (!l_task_cancel(t) || t->wait != W_SHIELD || t->interrupted)
+        return;
+    t->interrupted = 1;   /* a shielded wait is deaf to l_task_interrupt */
+    l_task_wake(t);
+}
+
 /* ---- the coroutine's entry: runs fn under a yieldable pcall so that
  * <close> variables and handlers run (and may suspend) on errors ---- */
 
@@ -356,6 +379,10 @@ l_task *l_task_current(lua_State *L, const char *fname)
     if (!lua_isyieldable(L))
         luaL_error(L, "%s: cannot suspend here (inside a C call that does not "
                       "allow yields, such as table.sort or string.gsub)", fname);
+    if (t->stopped) {   /* l_task_stop: it only unwinds now */
+        l_push_cancel_error(L, t->rt);
+        lua_error(L);
+    }
     return t;
 }
 
@@ -469,7 +496,7 @@ static void sleep_interrupt(l_task *t)
 
 static int l_sleep(lua_State *L)
 {
-    lua_Number s = luaL_checknumber(L, 1);
+    lua_Number s = l_check_seconds(L, 1, "corio.sleep");
     l_task *t = l_enter(L, "corio.sleep");
     if (!(s > 0))
         return l_yield(L, t, 0, yield_k);
@@ -494,10 +521,14 @@ static int park_k(lua_State *L, int status, lua_KContext ctx)
     return lua_gettop(L);
 }
 
-/* A shielded park never raises: what is pending stays pending. */
+/* A shielded park never raises: what is pending stays pending (unless the
+ * task was stopped, l_task_stop). */
 static int shield_k(lua_State *L, int status, lua_KContext ctx)
 {
+    l_task *t = l_rt(L)->current;
     (void)status, (void)ctx;
+    if (t->stopped)
+        l_resumed(L, t);
     return lua_gettop(L);
 }
 
@@ -671,7 +702,7 @@ static int deadline_pop(lua_State *L, l_deadline *d)
 /* core.deadline(seconds): push a deadline on the current task. */
 static int l_deadline_new(lua_State *L)
 {
-    lua_Number s = luaL_checknumber(L, 1);
+    lua_Number s = l_check_seconds(L, 1, "corio.timeout");
     l_task *t = l_task_current(L, "corio.timeout");
     l_deadline *d = lua_newuserdatauv(L, sizeof *d, 0);
     memset(d, 0, sizeof *d);

@@ -25,7 +25,13 @@
 #include <sys/uio.h>
 
 enum corio_op_kind {
-    CORIO_OP_ACCEPT,  /* multishot; res = new fd (O_NONBLOCK|O_CLOEXEC) or -errno */
+    CORIO_OP_ACCEPT,  /* multishot; res = new fd (O_NONBLOCK|O_CLOEXEC) or -errno.
+                         Transient errors (ECONNABORTED...) are retried
+                         silently. A shortage (EMFILE, ENFILE, ENOBUFS,
+                         ENOMEM) is the final callback on every backend:
+                         the connection stays in the backlog, so retrying
+                         at once would spin; the owner submits again after
+                         a back-off (listener.c). */
     CORIO_OP_RECV,    /* multishot; res = bytes at data (valid during the cb only),
                          0 = end of stream (final), -errno (final). Running out
                          of receive buffers is dealt with by the backend; only

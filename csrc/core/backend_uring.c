@@ -496,24 +496,29 @@ static int accept_fatal(int res)
            res == -EFAULT || res == -ECANCELED;
 }
 
-/* Accept errors the owner should hear about (it may want to back off);
- * other transient ones (ECONNABORTED, EINTR, ...) are retried silently. */
-static int accept_report(int res)
+/* A shortage (no fd or memory for the new connection): the connection
+ * stays in the backlog, so a retry at once fails at once. The ACCEPT ends
+ * and its owner backs off (backend.h), as on epoll. */
+static int accept_shortage(int res)
 {
-    return res >= 0 || res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+    return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
 }
 
 /* ACCEPT completion: like on_recv, a request the kernel ended is re-armed
- * unless cancelled or fatal. EMFILE and friends are reported with MORE and
- * retried on the next turn, so a starved listener costs one callback per
- * turn until the owner cancels it or fds free up. */
+ * unless cancelled, fatal or short of a resource; transient errors
+ * (ECONNABORTED, EINTR, ...) are retried silently. (Kernels end a
+ * multishot accept on any error; should one keep it armed after a
+ * shortage, it is cancelled here.) */
 static int on_accept(uring_backend *b, corio_op *op, int res, unsigned cf)
 {
-    if (cf & IORING_CQE_F_MORE)
+    if (cf & IORING_CQE_F_MORE) {
+        if (accept_shortage(res) && !(op->bstate & ST_CANCEL) && queue_cancel(b, op) == 0)
+            op->bstate |= ST_CANCEL;
         return more(op, res, NULL);
-    if ((op->bstate & ST_CANCEL) || accept_fatal(res))
+    }
+    if ((op->bstate & ST_CANCEL) || accept_fatal(res) || accept_shortage(res))
         return finish(op, res, NULL);
-    int n = accept_report(res) ? more(op, res, NULL) : 0;
+    int n = res >= 0 ? more(op, res, NULL) : 0;
     return n + rearm(b, op);
 }
 

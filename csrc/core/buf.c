@@ -82,12 +82,15 @@ void corio_buf_consume(corio_buf *b, size_t n)
     b->len -= n;
 }
 
+size_t corio__buf_scanned;
+
 long corio_buf_find(const corio_buf *b, size_t from, char c)
 {
     if (from >= b->len)
         return -1;
     const char *base = b->data + b->off;
     const char *hit = memchr(base + from, c, b->len - from);
+    corio__buf_scanned += hit ? (size_t)(hit - base) + 1 - from : b->len - from;
     return hit ? (long)(hit - base) : -1;
 }
 

@@ -20,6 +20,9 @@ int corio_buf_append(corio_buf *b, const void *p, size_t n);
 /* Drop the first n unread bytes; frees the storage when nothing is left. */
 void corio_buf_consume(corio_buf *b, size_t n);
 
+/* Bytes corio_buf_find has searched, over the process (a test hook). */
+extern size_t corio__buf_scanned;
+
 /* Index of the first c in the unread bytes at or after from, or -1. */
 long corio_buf_find(const corio_buf *b, size_t from, char c);
 

@@ -34,6 +34,8 @@ static void release(corio_handle *h)
 static void maybe_free(corio_listener *ls)
 {
     if ((ls->flags & CORIO_SF_CLOSED) && !corio_op_busy(&ls->accept)) {
+        corio_wheel_del(&ls->loop->wheel, &ls->retry);
+        ls->loop->nclosing--;
         corio_loop_del_handle(&ls->h);
         release(&ls->h);
     }
@@ -64,21 +66,58 @@ static void push_fd(corio_listener *ls, int fd)
         be(ls)->vt->cancel(be(ls), &ls->accept);
 }
 
+/* Errors that say "no fd (or memory) for a new connection now": the
+ * pending connection stays in the backlog, so retrying at once fails at
+ * once, forever (a spinning core). */
+static int shortage(int res)
+{
+    return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
+/* Stop accepting for a while: the backend has ended the ACCEPT (both
+ * backends end it on a shortage), the timer re-arms it. Only the first
+ * failure of an episode is reported. */
+static void back_off(corio_listener *ls, int res)
+{
+    if (!ls->backoff_ms) {
+        ls->err = res;
+        ls->backoff_ms = CORIO_ACCEPT_BACKOFF_MIN_MS;
+    } else if (ls->backoff_ms < CORIO_ACCEPT_BACKOFF_MAX_MS) {
+        ls->backoff_ms *= 2;
+    }
+    corio_loop_timer(ls->loop, &ls->retry, (uint64_t)ls->backoff_ms * 1000000u);
+}
+
+/* The back-off is over: accept again (the ACCEPT is idle unless its final
+ * callback is still on its way, in which case try a little later). */
+static void retry_fire(corio_timer *t)
+{
+    corio_listener *ls = corio_container_of(t, corio_listener, retry);
+    if (corio_op_busy(&ls->accept))
+        corio_loop_timer(ls->loop, &ls->retry, 1000000u);
+    else if (be(ls)->vt->submit(be(ls), &ls->accept) < 0)
+        back_off(ls, -ENOMEM);
+}
+
 static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_listener *ls = corio_container_of(op, corio_listener, accept);
     (void)data, (void)flags;
+    int news = res >= 0 || (res != -ECANCELED && !(shortage(res) && ls->backoff_ms));
     if (res >= 0 && (ls->flags & CORIO_SF_CLOSED))
         close(res);
     else if (res >= 0)
-        push_fd(ls, res);
+        push_fd(ls, res), ls->backoff_ms = 0;
+    else if (shortage(res) && !(ls->flags & CORIO_SF_CLOSED))
+        back_off(ls, res);
     else if (res != -ECANCELED)
         ls->err = res;
     if (ls->flags & CORIO_SF_CLOSED) {
         maybe_free(ls);
         return;
     }
-    corio_waiter_fire(ls->loop, &ls->waiter);
+    if (news)
+        corio_waiter_fire(ls->loop, &ls->waiter);
 }
 
 /* Create, configure, bind and listen; the fd or -errno. */
@@ -113,6 +152,7 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
     }
     ls->loop = l, ls->fd = fd, ls->h.release = release;
     ls->accept = (corio_op){.kind = CORIO_OP_ACCEPT, .fd = fd, .cb = accept_cb};
+    ls->retry.cb = retry_fire;
     corio_loop_add_handle(l, &ls->h);
     *out = ls;
     return 0;
@@ -122,7 +162,7 @@ int corio_listener_watch(corio_listener *ls, corio_waiter *w)
 {
     if (ls->waiter && ls->waiter != w)
         return -EBUSY;
-    if (!corio_op_busy(&ls->accept)) {
+    if (!corio_op_busy(&ls->accept) && !ls->retry.armed) {   /* not backing off */
         int rc = be(ls)->vt->submit(be(ls), &ls->accept);
         if (rc < 0)
             return rc;
@@ -147,6 +187,7 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w)
 void corio_listener_close(corio_listener *ls)
 {
     ls->flags |= CORIO_SF_CLOSED;
+    ls->loop->nclosing++;
     ls->waiter = NULL;
     be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
     maybe_free(ls);

@@ -23,6 +23,7 @@ void corio_loop_close(corio_loop *l)
         corio_loop_del_handle(h);
         h->release(h);
     }
+    l->nclosing = 0;
     corio_pool_drain(&l->wreqs);
 }
 
@@ -39,6 +40,20 @@ void corio_loop_del_handle(corio_handle *h)
     h->prev->next = h->next;
     h->next->prev = h->prev;
     h->next = h->prev = h;
+}
+
+int corio_loop_settle(corio_loop *l, int64_t timeout_ns)
+{
+    uint64_t end = corio_clock_ns() + (uint64_t)timeout_ns;
+    while (l->nclosing) {
+        uint64_t now = corio_clock_ns();
+        if (now >= end)
+            return -ETIMEDOUT;
+        int rc = l->be->vt->wait(l->be, (int64_t)(end - now));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 void corio_loop_ready(corio_loop *l, corio_task *t)

@@ -53,6 +53,7 @@ struct corio_loop {
     corio_wake_fn wake;       /* called for every waiter a stream or listener wakes
                                  (set by the owner before any is registered) */
     corio_handle handles;     /* sentinel of a circular list */
+    size_t nclosing;          /* handles closed by their owner, not yet released */
     corio_pool wreqs;         /* streams' write states (stream.c) */
 };
 
@@ -66,6 +67,14 @@ void corio_loop_close(corio_loop *l);
 /* Register / unregister a handle for release at close. */
 void corio_loop_add_handle(corio_loop *l, corio_handle *h);
 void corio_loop_del_handle(corio_handle *h);
+
+/* A closed object keeps its fd open in the kernel until its cancelled ops
+ * have had their final callbacks, which only wait() delivers. Owners count
+ * such handles in nclosing (closed, not yet released); settle waits, at
+ * most timeout_ns, until there is none, so a caller about to stop driving
+ * the loop leaves no listener listening and no peer without its FIN.
+ * 0, -ETIMEDOUT, or -errno from the backend. */
+int corio_loop_settle(corio_loop *l, int64_t timeout_ns);
 
 /* Queue t to run (at the tail); a no-op if it is already queued. */
 void corio_loop_ready(corio_loop *l, corio_task *t);

@@ -14,6 +14,7 @@ static void maybe_free(corio_stream *s)
 {
     if (!(s->flags & CORIO_SF_CLOSED) || corio_op_busy(&s->recv) || s->w)
         return;
+    s->loop->nclosing--;
     corio_loop_del_handle(&s->h);
     s->h.release(&s->h);
 }
@@ -27,6 +28,7 @@ static corio_wreq *wreq_take(corio_stream *s, int kind, corio_op_cb cb)
         w->o.op.fd = s->fd;
         w->o.op.cb = cb;
         w->s = s;
+        w->sent = 0;
     }
     return w;
 }
@@ -101,6 +103,8 @@ static int submit_send(corio_stream *s, corio_wreq *w)
 /* The write or connect ended: wake the writer, maybe free the stream. */
 static void end_write(corio_stream *s)
 {
+    if (s->werr == -ECANCELED && s->w->sent)
+        s->flags |= CORIO_SF_WBROKEN;
     s->flags &= ~CORIO_SF_WCANCEL;
     wreq_done(s);
     corio_waiter_fire(s->loop, &s->writer);
@@ -116,6 +120,7 @@ static void send_cb(corio_op *op, int res, const void *data, unsigned flags)
     if (res < 0) {
         s->werr = res;
     } else {
+        w->sent += (size_t)res;
         advance_iov(w, (size_t)res);
         if (w->iovcnt && !(s->flags & (CORIO_SF_CLOSED | CORIO_SF_WCANCEL))) {
             int rc = res > 0 ? submit_send(s, w) : -EPIPE;
@@ -193,6 +198,8 @@ int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_
 {
     if (s->w)
         return -EBUSY;
+    if (s->flags & CORIO_SF_WBROKEN)
+        return -EPIPE;
     corio_wreq *wr = wreq_take(s, CORIO_OP_SEND, send_cb);
     if (!wr)
         return -ENOMEM;
@@ -229,6 +236,7 @@ int corio_stream_shutdown(corio_stream *s)
 void corio_stream_close(corio_stream *s)
 {
     s->flags |= CORIO_SF_CLOSED;
+    s->loop->nclosing++;
     s->reader = NULL;
     be(s)->vt->cancel(be(s), &s->recv);   /* a no-op when idle */
     corio_stream_cancel_write(s);

@@ -37,6 +37,9 @@ enum {
     CORIO_SF_EOF = 1,       /* peer finished sending */
     CORIO_SF_CLOSED = 2,    /* owner closed: free when ops are idle */
     CORIO_SF_WCANCEL = 8,   /* the current write was cancelled: no resubmit */
+    CORIO_SF_WBROKEN = 16,  /* a write was interrupted after some of its bytes
+                               went out: the peer has part of a message, so
+                               later writes fail with -EPIPE */
 };
 
 /* iovecs kept inline in a write state (most writes are one to four
@@ -53,6 +56,7 @@ typedef struct corio_wreq {
     struct corio_stream *s;    /* whose write it is */
     struct iovec *iov;         /* unsent part of the write */
     int iovcnt;
+    size_t sent;               /* bytes of it sent so far */
     struct iovec small[CORIO_STREAM_IOV];
     void *heap;                /* big iovec array, or the connect address */
 } corio_wreq;
@@ -81,6 +85,8 @@ typedef struct corio_listener {
     size_t head, count, cap;
     corio_op accept;
     corio_waiter *waiter;
+    corio_timer retry;         /* re-arms the accept after a back-off */
+    unsigned backoff_ms;       /* next back-off; 0 while not starved */
 } corio_listener;
 
 /* Set up s, in memory the caller owns, on a connected non-blocking fd.
@@ -105,7 +111,7 @@ int corio_stream_want_read(corio_stream *s, corio_waiter *w);
 
 /* Send all of iov (the bytes must stay valid until w is woken; then
  * s->werr is 0 or -errno). Short sends are resubmitted. -EBUSY while
- * another write runs. */
+ * another write runs; -EPIPE once a write was broken (CORIO_SF_WBROKEN). */
 int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w);
 
 /* Ask the kernel to stop the current SEND / CONNECT; the writer is woken
@@ -127,7 +133,14 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
 
 /* Take an accepted fd (>= 0), or register w and return -EAGAIN, or return
  * a pending accept error (-errno) once; -EBUSY (nothing registered) when
- * another waiter is registered. */
+ * another waiter is registered. When accepting fails for lack of a
+ * resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) the error is reported once
+ * and the listener backs off: it stops accepting and retries after a
+ * delay that doubles from CORIO_ACCEPT_BACKOFF_MIN_MS to _MAX_MS while the
+ * shortage lasts, waiters simply waiting meanwhile; the first connection
+ * accepted ends the episode. */
+#define CORIO_ACCEPT_BACKOFF_MIN_MS 5
+#define CORIO_ACCEPT_BACKOFF_MAX_MS 100
 int corio_listener_take(corio_listener *ls, corio_waiter *w);
 
 /* Register w to be woken at the next accepted connection (or error),

@@ -9,6 +9,7 @@ local internal = {
   supervise = true, tcp_listen = true, tcp_connect = true, poll = true,
   on_exit = true, Task = true, signal_open = true, getpid = true,
   check = true, channel = true, chan_detach = true, Channel = true,
+  buf_scanned = true,
 }
 for name, fn in pairs(core) do
   if not internal[name] then corio[name] = fn end
@@ -41,6 +42,7 @@ end
 -- unwound. Errors from fn pass unchanged.
 function corio.timeout(seconds, fn, ...)
   if type(seconds) ~= "number" then argerror("corio.timeout", 1, "number", seconds) end
+  if seconds ~= seconds then error("corio.timeout: bad argument #1 (not a number: NaN)", 2) end
   if type(fn) ~= "function" then argerror("corio.timeout", 2, "function", fn) end
   local d = core.deadline(seconds)
   return finish_timeout(d, pcall(fn, ...))

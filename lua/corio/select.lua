@@ -44,6 +44,7 @@ function M.after(seconds)
   if type(seconds) ~= "number" then
     error("corio.after: bad argument #1 (number expected, got " .. type(seconds) .. ")", 2)
   end
+  if seconds ~= seconds then error("corio.after: bad argument #1 (not a number: NaN)", 2) end
   return setmetatable({ at = now() + seconds }, After)
 end
 

@@ -54,23 +54,23 @@ function serve(s)
   end
 end
 
--- corio.semaphore(n): n permits (n >= 0).
+-- corio.semaphore(n): n permits (n >= 0; with 0, acquire waits until
+-- sem:add gives some).
 local function semaphore(n)
   if math.type(n) ~= "integer" or n < 0 then
     error("corio.semaphore: bad argument #1 (non-negative integer expected, got " .. tostring(n) .. ")", 2)
   end
-  local s = setmetatable({ avail = n, size = n }, Semaphore)
+  local s = setmetatable({ avail = n }, Semaphore)
   s.q = waitq.new(function() serve(s) end)
   return s
 end
 
-local function check_k(s, k, fname)
+-- k (default 1) as a count of permits. A request for more permits than
+-- the semaphore has waits, like any other, until sem:add makes them.
+local function check_k(k, fname)
   k = k or 1
   if math.type(k) ~= "integer" or k < 1 then
     error(fname .. ": bad argument #1 (positive integer expected, got " .. tostring(k) .. ")", 3)
-  end
-  if k > s.size then
-    error(("%s: cannot acquire %d of %d permits"):format(fname, k, s.size), 3)
   end
   return k
 end
@@ -92,13 +92,22 @@ end
 -- s:acquire([k]): a permit for k (default 1) permits, waiting in FIFO
 -- order; release it with permit:release() or a <close> variable.
 function Semaphore:acquire(k)
-  return acquire(self, check_k(self, k, "semaphore:acquire"), "semaphore:acquire")
+  return acquire(self, check_k(k, "semaphore:acquire"), "semaphore:acquire")
 end
 
 -- s:try_acquire([k]): a permit, or nil when it would have to wait.
 function Semaphore:try_acquire(k)
-  k = check_k(self, k, "semaphore:try_acquire")
+  k = check_k(k, "semaphore:try_acquire")
   return try_take(self, k)
+end
+
+-- s:add(n): n more permits (Tokio's add_permits), handed to the waiters
+-- in order; true.
+function Semaphore:add(n)
+  check_k(n, "semaphore:add")
+  self.avail = self.avail + n
+  serve(self)
+  return true
 end
 
 -- s:available(): permits not held.
@@ -125,7 +134,7 @@ end
 
 -- s:acquire_case([k]): in corio.select, yields a permit.
 function Semaphore:acquire_case(k)
-  k = check_k(self, k, "semaphore:acquire_case")
+  k = check_k(k, "semaphore:acquire_case")
   return setmetatable({ s = self, k = k }, AcquireCase)
 end
 
