@@ -52,7 +52,7 @@ describe("a closed object's fd outlives corio.run", function()
 
   it("streams closed after a read, or during one, leave no fd behind", function()
     local before = S.fd_count()
-    local fin
+    local fin, fds
     S.run(function()
       local ls = assert(corio.tcp.listen("127.0.0.1", 0))
       local _, port = ls:addr()
@@ -63,12 +63,14 @@ describe("a closed object's fd outlives corio.run", function()
       assert.equal("hello", s:read())
       local reader = corio.spawn(function() return c:read() end)
       corio.yield()
+      fds = { S.fd_of(c), S.fd_of(ls) }
       c:close()                  -- closed while its read is pending
       assert.same({ nil, "stream is closed", "EBADF" }, { reader:join() })
       fin = s                    -- the peer of a closed stream
       ls:close()
     end)
-    assert.equal(before + 1, S.fd_count())   -- fin only
+    assert.is_false(S.socket_open(fds[1]))
+    assert.is_false(S.socket_open(fds[2]))
     -- the server end saw the FIN of c: its read ends at once
     S.run(function() assert.is_nil(fin:read()); fin:close() end)
     assert.equal(before, S.fd_count())

@@ -10,6 +10,20 @@ function M.fd_count()
   return n - 1   -- the pipe of popen itself
 end
 
+-- Whether fd number n of this process is an open socket (the pipe of
+-- popen, which may take a number just freed, is not).
+function M.socket_open(n)
+  local p = io.popen("readlink /proc/" .. M.pid() .. "/fd/" .. n .. " 2>/dev/null")
+  local target = p:read("a")
+  p:close()
+  return target:match("^socket:") ~= nil
+end
+
+-- The fd number of a corio stream or listener (from its tostring).
+function M.fd_of(obj)
+  return tonumber(tostring(obj):match("fd (%d+)"))
+end
+
 -- This process's pid (the parent of the shell popen starts).
 function M.pid()
   local f = assert(io.open("/proc/self/stat"))
