@@ -11,6 +11,18 @@
  * log-linear histogram (HDR style: 128 linear sub-buckets per power of two,
  * < 0.8 % relative error).
  *
+ * Fixed count (-n COUNT): instead of running for a duration, send exactly
+ * COUNT messages in all (spread over the connections: each completed reply
+ * is replaced by a new request until COUNT have been sent), wait for every
+ * reply, then close the connections and exit.  There is no warm-up; -d
+ * becomes a time limit (exit non-zero if the replies are not all in by then).
+ * bench/callgrind.sh uses it so that the server does a known amount of work.
+ *
+ * HTTP mode (-m http): each message is "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+ * instead of echo bytes; a reply is complete once its headers and
+ * Content-Length bytes of body are in, and must have status 200.  Keep-alive:
+ * the requests follow one another on the same connections.
+ *
  * Idle mode (-i): open N connections (spread over several 127.0.0.x source
  * addresses and several processes), make one echo round trip on each so the
  * server has certainly accepted it and its task is back waiting in a read,
@@ -121,6 +133,11 @@ static inline const unsigned char *msg_bytes(uint32_t conn, uint64_t seq)
     return pattern + (uint32_t)((conn * 2654435761u + seq * 40503u) % PAT_PERIOD);
 }
 
+/* HTTP mode (-m http): every request is this one */
+static const char http_req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+static int http_mode;
+#define HTTP_HDR_MAX 4096                    /* longest response header accepted */
+
 enum { ST_CONNECTING, ST_OPEN, ST_IDLE, ST_DEAD };
 
 struct conn {
@@ -133,12 +150,16 @@ struct conn {
     unsigned char *pend;    /* unsent bytes after a short write */
     size_t pend_len, pend_off;
     uint64_t *sent_at;      /* ring of `depth` send times */
+    char *hdr;              /* HTTP mode: response header received so far */
+    uint32_t hdr_len;
+    uint64_t body_left;     /* HTTP mode: body bytes still to come, 0 in a header */
 };
 
 static struct conn *conns;
 static int nconns, depth = 1, idle_mode, epfd;
-static size_t msg_size = 64;
+static size_t msg_size = 64;              /* bytes per message (HTTP: the request's) */
 static uint64_t requests, all_requests, verify_errors, conn_errors;
+static uint64_t max_requests, sent_total;  /* -n COUNT (0: no limit), messages sent */
 static int measuring;
 static unsigned char rxbuf[1 << 16];
 static unsigned char *txbuf;
@@ -162,9 +183,17 @@ static void conn_fail(struct conn *c, const char *why, int err)
 /* queue `count` new messages on c and write them */
 static void send_msgs(struct conn *c, int count, uint64_t t)
 {
+    if (max_requests) {              /* -n: never more than COUNT in all */
+        if ((uint64_t)count > max_requests - sent_total)
+            count = (int)(max_requests - sent_total);
+        if (count == 0)
+            return;
+        sent_total += (uint64_t)count;
+    }
     size_t len = 0;
     for (int i = 0; i < count; i++) {
-        memcpy(txbuf + len, msg_bytes(c->id, c->tx_seq), msg_size);
+        memcpy(txbuf + len, http_mode ? (const unsigned char *)http_req
+                                      : msg_bytes(c->id, c->tx_seq), msg_size);
         c->sent_at[c->tx_seq % (uint64_t)depth] = t;
         c->tx_seq++;
         len += msg_size;
@@ -214,6 +243,106 @@ static void flush_pending(struct conn *c)
 
 static int connected_count, ready_count;
 
+/* the reply to message rx_seq of c completed at time t */
+static void reply_done(struct conn *c, uint64_t t)
+{
+    if (measuring)
+        hist_add(t - c->sent_at[c->rx_seq % (uint64_t)depth]);
+    c->rx_seq++;
+}
+
+/* Echo mode: checks n received bytes against those sent.  Returns how many
+ * messages they completed, or -1 when c failed. */
+static int take_echo(struct conn *c, size_t n, uint64_t t)
+{
+    size_t off = 0;
+    int done = 0;
+    while (off < n) {
+        if (c->rx_seq >= c->tx_seq) {    /* more bytes than were sent */
+            verify_errors++;
+            conn_fail(c, "unexpected bytes", 0);
+            return -1;
+        }
+        size_t take = msg_size - c->rx_off;
+        if (take > n - off)
+            take = n - off;
+        if (memcmp(rxbuf + off, msg_bytes(c->id, c->rx_seq) + c->rx_off, take)) {
+            verify_errors++;
+            conn_fail(c, "echoed bytes differ from those sent", 0);
+            return -1;
+        }
+        off += take;
+        c->rx_off += (uint32_t)take;
+        if (c->rx_off == msg_size) {
+            reply_done(c, t);
+            c->rx_off = 0;
+            done++;
+        }
+    }
+    return done;
+}
+
+/* HTTP mode: c->hdr holds a whole response header.  Checks the status and
+ * sets body_left from Content-Length; returns -1 when c failed. */
+static int http_header(struct conn *c)
+{
+    const char *why = NULL, *cl;
+    c->hdr[c->hdr_len] = '\0';
+    c->hdr_len = 0;
+    if (strncmp(c->hdr, "HTTP/1.1 200 ", 13) != 0)
+        why = "response status is not 200";
+    else if (!(cl = strcasestr(c->hdr, "\r\nContent-Length:")))
+        why = "response without Content-Length";
+    else
+        c->body_left = strtoull(cl + 17, NULL, 10);
+    if (why) {
+        verify_errors++;
+        conn_fail(c, why, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* HTTP mode: parses n received bytes.  Returns how many responses they
+ * completed, or -1 when c failed. */
+static int take_http(struct conn *c, size_t n, uint64_t t)
+{
+    size_t off = 0;
+    int done = 0;
+    while (off < n) {
+        if (c->rx_seq >= c->tx_seq) {    /* a response nobody asked for */
+            verify_errors++;
+            conn_fail(c, "unexpected bytes", 0);
+            return -1;
+        }
+        if (c->body_left) {              /* in a body: skip its bytes */
+            size_t take = c->body_left < n - off ? (size_t)c->body_left : n - off;
+            off += take;
+            c->body_left -= take;
+            if (!c->body_left) {
+                reply_done(c, t);
+                done++;
+            }
+            continue;
+        }
+        if (c->hdr_len == HTTP_HDR_MAX) {
+            verify_errors++;
+            conn_fail(c, "response header too long", 0);
+            return -1;
+        }
+        c->hdr[c->hdr_len++] = (char)rxbuf[off++];
+        if (c->hdr_len >= 4 && !memcmp(c->hdr + c->hdr_len - 4, "\r\n\r\n", 4)) {
+            if (http_header(c) < 0)
+                return -1;
+            if (!c->body_left) {         /* Content-Length: 0 */
+                reply_done(c, t);
+                done++;
+            }
+        }
+    }
+    return done;
+}
+
 static void on_readable(struct conn *c)
 {
     for (;;) {
@@ -231,32 +360,9 @@ static void on_readable(struct conn *c)
             return;
         }
         uint64_t t = now_ns();
-        size_t off = 0;
-        int done = 0;
-        while (off < (size_t)n) {
-            if (c->rx_seq >= c->tx_seq) {    /* more bytes than were sent */
-                verify_errors++;
-                conn_fail(c, "unexpected bytes", 0);
-                return;
-            }
-            size_t take = msg_size - c->rx_off;
-            if (take > (size_t)n - off)
-                take = (size_t)n - off;
-            if (memcmp(rxbuf + off, msg_bytes(c->id, c->rx_seq) + c->rx_off, take)) {
-                verify_errors++;
-                conn_fail(c, "echoed bytes differ from those sent", 0);
-                return;
-            }
-            off += take;
-            c->rx_off += (uint32_t)take;
-            if (c->rx_off == msg_size) {
-                if (measuring)
-                    hist_add(t - c->sent_at[c->rx_seq % (uint64_t)depth]);
-                c->rx_seq++;
-                c->rx_off = 0;
-                done++;
-            }
-        }
+        int done = http_mode ? take_http(c, (size_t)n, t) : take_echo(c, (size_t)n, t);
+        if (done < 0)
+            return;
         if (done) {
             all_requests += (uint64_t)done;
             if (measuring)
@@ -279,8 +385,10 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: loadgen [-H host] -p port [-c conns] [-d seconds] [-w warmup_s]\n"
-        "               [-s msg_size] [-P pipeline_depth]\n"
+        "               [-s msg_size] [-P pipeline_depth] [-n count] [-m echo|http]\n"
         "       loadgen -i [-H host] -p port -c conns [-a src_addrs] [-f procs] [-d hold_s]\n"
+        "  -n  send exactly count messages in all, then close (-d: time limit)\n"
+        "  -m  http: HTTP/1.1 keep-alive GET requests instead of echo messages\n"
         "  -i  idle mode: hold conns open (one round trip each), print ready line\n"
         "  -a  number of 127.0.0.x source addresses to spread over (default: auto)\n"
         "  -f  number of processes (default: auto, <= 15000 conns each)\n");
@@ -295,6 +403,8 @@ static int open_conns(struct sockaddr_in *dst, int first, int count, int nsrc)
         struct conn *c = &conns[i];
         c->id = (uint32_t)(first + i);
         c->sent_at = calloc((size_t)depth, sizeof(uint64_t));
+        if (http_mode)
+            c->hdr = malloc(HTTP_HDR_MAX + 1);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             fprintf(stderr, "loadgen: socket: %s\n", strerror(errno));
@@ -357,6 +467,8 @@ static void run_loop_until(uint64_t end, int until_ready)
             break;
         if (until_ready && ready_count + (int)conn_errors >= nconns)
             break;
+        if (max_requests && (all_requests >= max_requests || (int)conn_errors >= nconns))
+            break;              /* -n: all replies in, or no connection left */
         int ms = 100;
         if (end && (end - t) / 1000000 < 100)
             ms = (int)((end - t) / 1000000) + 1;
@@ -407,7 +519,7 @@ int main(int argc, char **argv)
     int port = 0, nsrc = -1, nprocs = 0, opt;
     double duration = 5, warmup = 0.5;
     nconns = 1;
-    while ((opt = getopt(argc, argv, "H:p:c:d:w:s:P:ia:f:h")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:c:d:w:s:P:n:m:ia:f:h")) != -1) {
         switch (opt) {
         case 'H': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -416,6 +528,11 @@ int main(int argc, char **argv)
         case 'w': warmup = atof(optarg); break;
         case 's': msg_size = (size_t)atol(optarg); break;
         case 'P': depth = atoi(optarg); break;
+        case 'n': max_requests = strtoull(optarg, NULL, 10); break;
+        case 'm':
+            if (!strcmp(optarg, "http")) http_mode = 1;
+            else if (strcmp(optarg, "echo")) usage();
+            break;
         case 'i': idle_mode = 1; break;
         case 'a': nsrc = atoi(optarg); break;
         case 'f': nprocs = atoi(optarg); break;
@@ -424,6 +541,10 @@ int main(int argc, char **argv)
     }
     if (port <= 0 || nconns <= 0 || depth <= 0 || msg_size == 0 || msg_size > 65536)
         usage();
+    if (idle_mode && (http_mode || max_requests))
+        usage();
+    if (http_mode)
+        msg_size = sizeof http_req - 1;
 
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
@@ -509,7 +630,8 @@ int main(int argc, char **argv)
         return ready == nconns ? 0 : 1;
     }
 
-    /* ---- echo mode ---- */
+    /* ---- echo mode (and HTTP mode, which differs only in its messages) ---- */
+    const char *mode = http_mode ? "http" : "echo";
     conns = calloc((size_t)nconns, sizeof *conns);
     if (nconns > (int)rl.rlim_cur - 16) {
         fprintf(stderr, "loadgen: %d connections exceed the fd limit %llu\n",
@@ -519,30 +641,38 @@ int main(int argc, char **argv)
     if (nsrc < 0)
         nsrc = 0;   /* plain ephemeral source */
     if (open_conns(&dst, 0, nconns, nsrc) < 0 || conn_errors) {
-        printf("mode=echo conns=%d connected=%d errors=%llu rps=0 error=connect\n",
-               nconns, connected_count, (unsigned long long)conn_errors);
+        printf("mode=%s conns=%d connected=%d errors=%llu rps=0 error=connect\n",
+               mode, nconns, connected_count, (unsigned long long)conn_errors);
         return 1;
     }
     uint64_t t = now_ns();
     for (int i = 0; i < nconns; i++)
         send_msgs(&conns[i], depth, t);
-    if (warmup > 0)
+    if (warmup > 0 && !max_requests)     /* -n: every message counts */
         run_loop_until(now_ns() + (uint64_t)(warmup * 1e9), 0);
     measuring = 1;
     uint64_t t0 = now_ns();
     run_loop_until(t0 + (uint64_t)(duration * 1e9), 0);
     measuring = 0;
+    int incomplete = max_requests && all_requests < max_requests;
+    if (incomplete)
+        fprintf(stderr, "loadgen: %llu of %llu replies within the %g s limit\n",
+                (unsigned long long)all_requests, (unsigned long long)max_requests, duration);
+    if (max_requests)                    /* the server sees every connection end */
+        for (int i = 0; i < nconns; i++)
+            if (conns[i].state != ST_DEAD)
+                close(conns[i].fd);
     double secs = (double)(now_ns() - t0) / 1e9;
     int alive = 0;
     for (int i = 0; i < nconns; i++)
         if (conns[i].state != ST_DEAD)
             alive++;
-    printf("mode=echo conns=%d depth=%d size=%zu secs=%.3f requests=%llu all_requests=%llu "
+    printf("mode=%s conns=%d depth=%d size=%zu secs=%.3f requests=%llu all_requests=%llu "
            "rps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
            "verify_errors=%llu conn_errors=%llu alive=%d\n",
-           nconns, depth, msg_size, secs, (unsigned long long)requests,
+           mode, nconns, depth, msg_size, secs, (unsigned long long)requests,
            (unsigned long long)all_requests, (double)requests / secs,
            hist_pct(50) / 1e3, hist_pct(99) / 1e3, hist_pct(99.9) / 1e3, lat_max / 1e3,
            (unsigned long long)verify_errors, (unsigned long long)conn_errors, alive);
-    return (verify_errors || conn_errors) ? 1 : 0;
+    return (verify_errors || conn_errors || incomplete) ? 1 : 0;
 }

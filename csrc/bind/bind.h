@@ -3,10 +3,12 @@
  * One runtime per lua_State lives in a userdata that every module function
  * and method gets as upvalue 1. A task is a userdata (corio.Task) whose
  * first user value is its coroutine; it stays anchored (anchor.c)
- * while it is live. A suspending call records what the task waits on
- * (wait kind + object) and yields with a continuation; whoever completes
- * the wait calls l_task_wake; cancellation and deadlines call the wait's
- * interrupt function, and the continuation then raises. */
+ * while it is live. Its states, waits, interrupts and deadlines are the
+ * core scheduler's (core/task.h): a suspending call records its wait (a
+ * corio_wait_ops record owned by the file that implements the wait) and
+ * yields with a continuation; whoever completes the wait calls
+ * l_task_wake; cancellation and deadlines call the wait's interrupt
+ * function, and the continuation then raises. */
 #ifndef CORIO_BIND_H
 #define CORIO_BIND_H
 #include <lua.h>
@@ -16,8 +18,6 @@
 #if LUA_VERSION_NUM < 504
 #error "corio needs Lua 5.4"
 #endif
-
-#define CORIO_BUDGET 128   /* immediate completions before a forced yield */
 
 #define container_of corio_container_of   /* core/backend.h */
 
@@ -29,63 +29,34 @@ enum l_class { CL_TASK, CL_DEADLINE, CL_STREAM, CL_LISTENER, CL_CHANNEL, CL_COUN
 typedef struct l_task l_task;
 typedef struct l_deadline l_deadline;
 
-enum l_status { ST_READY, ST_SUSPENDED, ST_DONE, ST_FAILED, ST_CANCELLED };
-
-/* What a suspended task waits on. The kind also says how a cancel or a
- * deadline breaks the wait (task.c maps each to its interrupt function),
- * so a task needs no function pointer for it. */
-enum l_wait {
-    W_NONE, W_SLEEP, W_PARK, W_JOIN,              /* woken by the runtime */
-    W_SHIELD,         /* parked, deaf to cancels and deadlines (they stay pending) */
-    W_CHAN,           /* in channel send/recv (woken by the channel only) */
-    W_READ, W_WRITE, W_ACCEPT, W_POLL,            /* woken by the reactor */
-    W_COUNT
+/* The core's task states, by their binding names. */
+enum l_status {
+    ST_READY = CORIO_TASK_READY, ST_SUSPENDED = CORIO_TASK_SUSPENDED,
+    ST_DONE = CORIO_TASK_DONE, ST_FAILED = CORIO_TASK_FAILED,
+    ST_CANCELLED = CORIO_TASK_CANCELLED,
 };
-#define W_IO_FIRST W_READ
-static inline int l_wait_io(int wait) { return wait >= W_IO_FIRST; }
 
-/* Breaks a task's current wait; must arrange a later l_task_wake. */
-typedef void (*l_interrupt_fn)(l_task *t);
-/* The interrupt functions of the wait kinds the other files own. */
-void l_channel_interrupt(l_task *t);      /* W_CHAN */
-void l_stream_read_interrupt(l_task *t);  /* W_READ */
-void l_stream_write_interrupt(l_task *t); /* W_WRITE (writes and connects) */
-void l_listener_interrupt(l_task *t);     /* W_ACCEPT */
-void l_poll_interrupt(l_task *t);         /* W_POLL */
-
-/* What the core loop hands back to wake (corio_waiter.kind). */
-enum l_waiter_kind { WK_TASK, WK_LISTENER };
-void l_listener_waiter_wake(corio_waiter *w);   /* listener.c */
+/* The binding's own flags of a task (corio_task.uflags). */
+enum { TF_SUPERVISED = 1, TF_MAIN = 2, TF_AUX = 4 /* a record in the aux table */ };
 
 struct l_task {
-    corio_task q;             /* ready-queue entry */
+    corio_task t;             /* the core task (first: its address is the task's) */
     l_runtime *rt;
     lua_State *co;            /* NULL once finished (results in user value 1) */
-    l_task *joiners;          /* tasks waiting in join (via join_next) */
-    l_task *join_next;
-    l_deadline *deadlines;    /* innermost first */
-    void *wait_obj;           /* what it waits on (W_SLEEP: its timer) */
+    corio_waitq *joiners;     /* tasks waiting in join, allocated by the first */
     int ref;                  /* anchor (anchor.c) while live, else LUA_NOREF */
     union {
         int nargs;            /* values on co's stack for the next resume */
         int nres;             /* results on co's stack once finished */
     };
-    int16_t budget;
-    uint8_t status, wait;
-    uint8_t interrupted : 1, cancel_pending : 1, supervised : 1, started : 1,
-            is_main : 1,
-            has_aux : 1,      /* it has a record in the runtime's aux table */
-            stopped : 1;      /* l_task_stop: may never suspend again */
-    corio_waiter waiter;      /* handed to core objects (kind WK_TASK) */
 };
 
+/* The binding task of a core task. */
+static inline l_task *l_task_of(corio_task *t) { return (l_task *)t; }
+
 struct l_deadline {
-    corio_timer timer;
-    l_task *task;
-    l_deadline *next;         /* outer deadline */
+    corio_deadline d;         /* the core deadline (first) */
     int ref;                  /* registry ref while pushed (anchors it) */
-    uint8_t fired, popped;
-    uint8_t raised;           /* it was raised in its task at least once */
 };
 
 struct l_runtime {
@@ -94,7 +65,6 @@ struct l_runtime {
     l_task *current;
     lua_Alloc alloc;          /* the state's allocator, for C-side records */
     void *alloc_ud;
-    size_t nlive, nio;        /* live tasks; tasks waiting on the reactor */
     size_t nchanwait;         /* waiters queued on channels (channel.c) */
     int running;
     int on_error;             /* registry ref of the handler or LUA_NOREF */
@@ -191,21 +161,18 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux tab
 /* Push field `key` of the aux record of the task at index idx (or nil). */
 int l_task_aux(lua_State *L, int idx, const char *key);
 void l_task_run(corio_loop *l, corio_task *q, void *ud);
-void l_task_wake(l_task *t);
+/* End t's wait and queue it (core corio_task_wake). */
+static inline void l_task_wake(l_task *t) { corio_task_wake(&t->rt->loop, &t->t); }
 /* Hand the n values on top of L (popped) to t parked in core.suspend and
  * wake it: 1, or 0 when t is not parked there (woken by something else,
  * interrupted, finished): the values are dropped. */
 int l_task_unpark(lua_State *L, l_task *t, int n);
-void l_task_forget_timer(l_task *t);   /* free a sleep timer (runtime closing) */
-void l_task_interrupt(l_task *t);
-int l_task_cancel(l_task *t);
+static inline int l_task_cancel(l_task *t) { return corio_task_cancel(&t->rt->loop, &t->t); }
 /* A cancel that cannot be ignored, for tasks a deadlock left after
  * cancelling (shielded waits that wait on each other): t is woken with the
  * cancellation error and every later attempt to suspend raises it too, so
  * it unwinds (its <close> handlers and waiters' clean-ups run) and ends. */
-void l_task_stop(l_task *t);
-/* What a suspended task waits in ("read", "shielded wait", ...). */
-const char *l_task_wait_name(const l_task *t);
+static inline void l_task_stop(l_task *t) { corio_task_stop(&t->rt->loop, &t->t); }
 void l_task_push(lua_State *L, l_task *t);
 l_task *l_task_current(lua_State *L, const char *fname);  /* raises outside a task */
 l_task *l_enter(lua_State *L, const char *fname);  /* current task, pending cancel raised */
@@ -217,11 +184,11 @@ int l_pending(l_task *t);                          /* l_check would raise */
  * the entry of an operation that may wait, also when it can finish at
  * once, so an expired deadline never lets it go on. */
 void l_check_current(lua_State *L);
-int l_suspend(lua_State *L, l_task *t, int wait, void *obj, lua_KContext ctx,
-              lua_KFunction k);
+int l_suspend(lua_State *L, l_task *t, const corio_wait_ops *wait, void *obj,
+              lua_KContext ctx, lua_KFunction k);
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
 void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
-int l_budget_spent(l_task *t);
+static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t->rt->loop); }
 extern const luaL_Reg l_task_funcs[];              /* module functions */
 
 /* stream.c, listener.c */

@@ -20,19 +20,19 @@
 
 #define CHANNEL_MT "corio.Channel"
 
-typedef struct ch_wait ch_wait;
-typedef struct ch_queue {
-    ch_wait *head, *tail;
-    int n;
-} ch_queue;
+typedef corio_waitq ch_queue;
+typedef struct ch_wait {
+    corio_waiter cw;   /* first; its task: the task parked in send/recv, or
+                          the select node's */
+    int node;          /* select waiter: registry ref of its node, else LUA_NOREF */
+    int tag;           /* select waiter: its case index */
+} ch_wait;
 
-struct ch_wait {
-    ch_wait *next, *prev;
-    ch_queue *q;
-    l_task *task;   /* the task parked in send/recv, or the select node's */
-    int node;       /* select waiter: registry ref of its node, else LUA_NOREF */
-    int tag;        /* select waiter: its case index */
-};
+/* The task of waiter w. */
+static l_task *wtask(ch_wait *w)
+{
+    return l_task_of(w->cw.task);
+}
 
 typedef struct l_chan {
     l_runtime *rt;
@@ -55,34 +55,21 @@ static lua_Integer count(const l_chan *ch)
     return ch->tail - ch->head + 1;
 }
 
-/* ---- queues ---- */
+/* ---- queues (core waitq.h) ---- */
 
 static void q_push(ch_queue *q, ch_wait *w)
 {
-    w->q = q;
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
-    q->n++;
+    corio_waitq_push(q, &w->cw);
 }
 
 static void q_unlink(ch_wait *w)
 {
-    ch_queue *q = w->q;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    q->n--;
-    w->q = NULL;
+    corio_waitq_remove(&w->cw);
+}
+
+static ch_wait *q_head(ch_queue *q)
+{
+    return (ch_wait *)q->head;
 }
 
 static ch_wait *new_wait(l_runtime *rt)
@@ -109,8 +96,7 @@ static void drop_node(lua_State *L, ch_wait *w)
 /* Unlink w if queued and free it. */
 static void release_wait(l_runtime *rt, ch_wait *w)
 {
-    if (w->q)
-        q_unlink(w);
+    q_unlink(w);
     rt->nchanwait--;
     l_mem(rt, w, sizeof *w, 0);
 }
@@ -131,7 +117,7 @@ static void plain_wake(lua_State *L, l_task *t, int nv)
 {
     lua_xmove(L, t->co, nv);
     t->nargs = nv;
-    t->wait_obj = NULL;
+    t->t.wait_obj = NULL;
     l_task_wake(t);
 }
 
@@ -142,7 +128,7 @@ static int node_wake(lua_State *L, ch_wait *w, int nv)
 {
     lua_pushinteger(L, w->tag);
     lua_insert(L, -(nv + 1));      /* tag below the values */
-    return l_task_unpark(L, w->task, nv + 1);
+    return l_task_unpark(L, wtask(w), nv + 1);
 }
 
 /* Wake waiter w (unlinked) with the nv values on top of L (popped), then
@@ -151,7 +137,7 @@ static int wake_one(lua_State *L, l_chan *ch, ch_wait *w, int nv)
 {
     int ok = 1;
     if (w->node == LUA_NOREF)
-        plain_wake(L, w->task, nv);
+        plain_wake(L, wtask(w), nv);
     else
         ok = node_wake(L, w, nv);
     free_wait(L, ch->rt, w);
@@ -163,7 +149,7 @@ static int wake_one(lua_State *L, l_chan *ch, ch_wait *w, int nv)
 static int wake_first(lua_State *L, l_chan *ch, ch_queue *q)
 {
     while (q->head) {
-        ch_wait *w = q->head;
+        ch_wait *w = q_head(q);
         q_unlink(w);
         lua_pushvalue(L, -1);
         if (wake_one(L, ch, w, 1)) {
@@ -178,7 +164,7 @@ static int wake_first(lua_State *L, l_chan *ch, ch_queue *q)
 static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
 {
     while (q->head) {
-        ch_wait *w = q->head;
+        ch_wait *w = q_head(q);
         q_unlink(w);
         lua_pushvalue(L, -1);
         wake_one(L, ch, w, 1);
@@ -192,11 +178,11 @@ static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
 static int take_sender(lua_State *L, l_chan *ch)
 {
     while (ch->sendq.head) {
-        ch_wait *w = ch->sendq.head;
+        ch_wait *w = q_head(&ch->sendq);
         q_unlink(w);
         int ok = 1;
         if (w->node == LUA_NOREF) {
-            l_task *t = w->task;
+            l_task *t = wtask(w);
             lua_pushvalue(t->co, 2);          /* send's frame: ch, v */
             lua_xmove(t->co, L, 1);
             lua_pushboolean(L, 1);
@@ -279,14 +265,16 @@ static int give(lua_State *L, l_chan *ch, int idx, int vidx)
 /* ---- waiting ---- */
 
 /* A plain waiter cancelled or timed out: leave the queue. */
-void l_channel_interrupt(l_task *t)
+static void chan_interrupt(corio_loop *l, corio_task *t)
 {
     ch_wait *w = t->wait_obj;
     t->wait_obj = NULL;
     if (w)
-        release_wait(t->rt, w);
-    l_task_wake(t);
+        release_wait(l_task_of(t)->rt, w);
+    corio_task_wake(l, t);
 }
+
+static const corio_wait_ops chan_wait = { "channel", chan_interrupt, 0 };
 
 /* Park the current task in q; k continues. (send and recv checked for a
  * pending cancel or deadline on entry.) */
@@ -296,9 +284,9 @@ static int park(lua_State *L, l_chan *ch, ch_queue *q, const char *fname, lua_KF
     ch_wait *w = new_wait(ch->rt);
     if (!w)
         return luaL_error(L, "%s: out of memory", fname);
-    w->task = t;
+    w->cw.task = &t->t;
     q_push(q, w);
-    return l_suspend(L, t, W_CHAN, w, 0, k);
+    return l_suspend(L, t, &chan_wait, w, 0, k);
 }
 
 static void check_value(lua_State *L, l_chan *ch, const char *fname)
@@ -420,7 +408,7 @@ static int l_chan_len(lua_State *L)
 static int l_chan_waiting(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:waiting");
-    lua_pushinteger(L, ch->sendq.n + ch->recvq.n);
+    lua_pushinteger(L, (lua_Integer)(ch->sendq.n + ch->recvq.n));
     return 1;
 }
 
@@ -442,9 +430,9 @@ static int l_chan_capacity(lua_State *L)
 static void drain(lua_State *L, l_chan *ch, ch_queue *q)
 {
     while (q->head) {
-        ch_wait *w = q->head;
-        if (w->node == LUA_NOREF && w->task->wait_obj == w)
-            w->task->wait_obj = NULL;
+        ch_wait *w = q_head(q);
+        if (w->node == LUA_NOREF && w->cw.task->wait_obj == w)
+            w->cw.task->wait_obj = NULL;
         free_wait(L, ch->rt, w);
     }
 }
@@ -506,7 +494,7 @@ static int l_chan_enlist(lua_State *L)
         return luaL_error(L, "channel: out of memory");
     }
     w->node = ref;
-    w->task = t;          /* kept alive by the node, which the ref holds */
+    w->cw.task = &t->t;   /* kept alive by the node, which the ref holds */
     w->tag = tag;
     lua_pushlightuserdata(L, w);
     lua_setfield(L, 2, "centry");

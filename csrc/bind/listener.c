@@ -9,8 +9,6 @@
 
 typedef struct l_listener {
     corio_listener *ls;       /* NULL once closed */
-    corio_waiter lw;          /* what the core listener wakes */
-    l_task *head, *tail;      /* tasks waiting in accept, FIFO (linked by join_next) */
 } l_listener;
 
 static l_listener *check_listener(lua_State *L)
@@ -26,52 +24,6 @@ static l_listener *check_open(lua_State *L, const char *fname)
     return l;
 }
 
-static void enqueue(l_listener *l, l_task *t)
-{
-    t->join_next = NULL;
-    if (l->tail)
-        l->tail->join_next = t;
-    else
-        l->head = t;
-    l->tail = t;
-}
-
-static void push_front(l_listener *l, l_task *t)
-{
-    t->join_next = l->head;
-    l->head = t;
-    if (!l->tail)
-        l->tail = t;
-}
-
-static void dequeue(l_listener *l, l_task *t)
-{
-    l_task **p = &l->head, *prev = NULL;
-    while (*p && *p != t)
-        prev = *p, p = &(*p)->join_next;
-    if (!*p)
-        return;
-    *p = t->join_next;
-    if (l->tail == t)
-        l->tail = prev;
-    t->join_next = NULL;
-}
-
-/* Wake the longest-waiting acceptor. */
-static void wake_next(l_listener *l)
-{
-    l_task *t = l->head;
-    if (t) {
-        dequeue(l, t);
-        l_task_wake(t);
-    }
-}
-
-void l_listener_waiter_wake(corio_waiter *w)
-{
-    wake_next(container_of(w, l_listener, lw));
-}
-
 /* Close without raising; tasks blocked in accept wake and get
  * nil, "listener is closed". */
 static void listener_close(l_listener *l)
@@ -80,45 +32,47 @@ static void listener_close(l_listener *l)
         return;
     corio_listener_close(l->ls);
     l->ls = NULL;
-    while (l->head)
-        wake_next(l);
 }
 
-void l_listener_interrupt(l_task *t)
+/* A cancelled acceptor leaves the queue (its waiter is the wait object). */
+static void accept_interrupt(corio_loop *lp, corio_task *t)
 {
-    dequeue(t->wait_obj, t);
-    l_task_wake(t);
+    corio_waitq_remove(t->wait_obj);
+    corio_task_wake(lp, t);
 }
 
-/* Several tasks may accept on one listener: they are served in order. */
+static const corio_wait_ops accept_wait = { "accept", accept_interrupt, 1 };
+
+/* Several tasks may accept on one listener: they wait in the core
+ * listener's queue, served in order, each through a waiter on its own
+ * stack (ctx: its index, 0 before the first wait). */
 static int accept_k(lua_State *L, int status, lua_KContext ctx)
 {
     l_listener *l = lua_touserdata(L, 1);
     l_task *t = l_rt(L)->current;
-    (void)ctx;
+    int woken = status == LUA_YIELD && ctx != 0;
     if (status == LUA_YIELD)
         l_resumed(L, t);
     if (!l->ls)
         return l_closed(L, "listener");
-    if (l_pending(t) && l->ls->count && l->head)
-        wake_next(l);    /* this task raises below: the next one takes it */
+    if (woken && l_pending(t) && l->ls->count)
+        corio_listener_pass(l->ls);   /* this task raises below: the next one takes it */
     l_check(L, t);       /* a cancel or deadline that came after the wake */
-    int fd = corio_listener_take(l->ls, &l->lw);
+    if (!ctx) {
+        corio_waiter *w = lua_newuserdatauv(L, sizeof *w, 0);
+        memset(w, 0, sizeof *w);
+        w->task = &t->t;
+        ctx = lua_gettop(L);
+    }
+    corio_waiter *w = lua_touserdata(L, (int)ctx);
+    int fd = corio_listener_take(l->ls, w, woken);
     if (fd >= 0) {
-        if (l->ls->count)
-            wake_next(l);   /* more are queued: the next acceptor's turn */
-        else if (l->head)
-            corio_listener_watch(l->ls, &l->lw);   /* keep them served */
         l_stream_push(L, t->rt, fd);
         return 1;
     }
     if (fd != -EAGAIN)
         return l_fail(L, fd);
-    if (status == LUA_YIELD)
-        push_front(l, t);   /* woken, but another took it: keep its turn */
-    else
-        enqueue(l, t);
-    return l_suspend(L, t, W_ACCEPT, l, 0, accept_k);
+    return l_suspend(L, t, &accept_wait, w, ctx, accept_k);
 }
 
 /* listener:accept(): the next connection as a stream, or nil, msg, code. */
@@ -207,7 +161,6 @@ static int l_tcp_listen(lua_State *L)
     int reuseport = opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
     memset(l, 0, sizeof *l);
-    l->lw.kind = WK_LISTENER;
     l_setclass(L, CL_LISTENER);
     int rc = corio_listener_open(&l_rt(L)->loop, (struct sockaddr *)&sa, len, backlog,
                                  reuseaddr, reuseport, &l->ls);

@@ -20,12 +20,15 @@ static void poll_cb(corio_op *op, int res, const void *data, unsigned flags)
     l_task_wake(p->task);
 }
 
-void l_poll_interrupt(l_task *t)
+/* The poll is cancelled in the kernel; the task wakes at its final
+ * callback. */
+static void poll_interrupt(corio_loop *l, corio_task *t)
 {
     l_poll *p = t->wait_obj;
-    corio_backend *be = t->rt->loop.be;
-    be->vt->cancel(be, &p->pop.op);
+    l->be->vt->cancel(l->be, &p->pop.op);
 }
+
+static const corio_wait_ops poll_wait = { "poll", poll_interrupt, 1 };
 
 /* ctx: stack index of the l_poll userdata. */
 static int poll_k(lua_State *L, int status, lua_KContext ctx)
@@ -61,7 +64,7 @@ static int l_poll_fd(lua_State *L)
     int rc = be->vt->submit(be, &p->pop.op);
     if (rc < 0)
         return l_fail(L, rc);
-    return l_suspend(L, t, W_POLL, p, 3, poll_k);
+    return l_suspend(L, t, &poll_wait, p, 3, poll_k);
 }
 
 const luaL_Reg l_poll_funcs[] = {

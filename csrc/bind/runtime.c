@@ -171,13 +171,6 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
 
 /* ---- driving the loop ---- */
 
-/* Nothing is ready, no timer is armed and no task waits on the reactor:
- * the tasks left wait on each other and can never wake. */
-static int deadlocked(l_runtime *rt)
-{
-    return rt->nlive && !rt->loop.nready && !rt->loop.wheel.count && !rt->nio;
-}
-
 static void cancel_one(l_task *t, void *ud)
 {
     (void)ud;
@@ -199,11 +192,11 @@ typedef struct leftovers {
 static void stop_one(l_task *t, void *ud)
 {
     leftovers *lo = ud;
-    if (t->status >= ST_DONE)
+    if (corio_task_done(&t->t))
         return;
     if (lo->n < LEFTOVER_SHOWN) {
         lua_pushfstring(lo->b->L, "%scorio.Task %p in a %s", lo->n ? ", " : "", (void *)t,
-                        l_task_wait_name(t));
+                        t->t.wait ? t->t.wait->what : "ready state");
         luaL_addvalue(lo->b);
     }
     lo->n++;
@@ -263,16 +256,16 @@ static int wait_events(l_runtime *rt)
 static int drive(l_runtime *rt, l_task *main)
 {
     int deadlock = 0, main_failed = 0;
-    while (rt->nlive) {
+    while (rt->loop.nlive) {
         corio_loop_run_ready(&rt->loop);
-        if (!rt->nlive)
+        if (!rt->loop.nlive)
             break;
-        if (main && main->status == ST_FAILED && !main_failed) {
+        if (main && main->t.status == ST_FAILED && !main_failed) {
             main_failed = 1;
             cancel_all(rt);
             continue;
         }
-        if (deadlocked(rt)) {
+        if (corio_loop_deadlocked(&rt->loop)) {
             if (++deadlock <= DEADLOCK_ROUNDS)
                 cancel_all(rt);
             else if (deadlock == DEADLOCK_ROUNDS + 1)
@@ -314,7 +307,7 @@ static void leave_loop(l_runtime *rt)
 /* Raise the main task's error, with its traceback when it is a string. */
 static int raise_main(lua_State *L, l_task *t, int task_idx)
 {
-    if (t->status == ST_FAILED) {
+    if (t->t.status == ST_FAILED) {
         int is_string = push_task_error(L, task_idx) == LUA_TSTRING;
         lua_pop(L, 1);
         if (is_string && l_task_aux(L, task_idx, "tb") == LUA_TSTRING)
@@ -332,7 +325,7 @@ static int l_run(lua_State *L)
     l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);   /* may raise */
     int idx = lua_gettop(L);
     enter_loop(L, rt, "corio.run");
-    t->is_main = 1;
+    t->t.uflags |= TF_MAIN;
     int rc = drive(rt, t);
     corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
@@ -341,7 +334,7 @@ static int l_run(lua_State *L)
                              "them%s", rc == 2 ? lua_tostring(L, -1) : "");
     if (rc < 0)
         return luaL_error(L, "corio.run: backend failure: %s", strerror(-rc));
-    return t->status == ST_DONE ? l_task_results(L, idx) : raise_main(L, t, idx);
+    return t->t.status == ST_DONE ? l_task_results(L, idx) : raise_main(L, t, idx);
 }
 
 /* corio.step([timeout]): one turn for a host; returns live tasks. */
@@ -357,7 +350,7 @@ static int l_step(lua_State *L)
     leave_loop(rt);
     if (rc < 0)
         return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));
-    lua_pushinteger(L, (lua_Integer)rt->nlive);
+    lua_pushinteger(L, (lua_Integer)rt->loop.nlive);
     return 1;
 }
 
@@ -426,13 +419,13 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "allocator");
     lua_pushinteger(L, (lua_Integer)l_alloc_slab_bytes(L));
     lua_setfield(L, -2, "slab_bytes");
-    lua_pushinteger(L, (lua_Integer)rt->nlive);
+    lua_pushinteger(L, (lua_Integer)rt->loop.nlive);
     lua_setfield(L, -2, "tasks");
     lua_pushinteger(L, (lua_Integer)rt->loop.nready);
     lua_setfield(L, -2, "ready");
     lua_pushinteger(L, (lua_Integer)rt->loop.wheel.count);
     lua_setfield(L, -2, "timers");
-    lua_pushinteger(L, (lua_Integer)rt->nio);
+    lua_pushinteger(L, (lua_Integer)rt->loop.nio);
     lua_setfield(L, -2, "io_waiting");
     lua_pushinteger(L, (lua_Integer)rt->nchanwait);
     lua_setfield(L, -2, "channel_waiting");
@@ -458,7 +451,7 @@ static int cancelled_tostring(lua_State *L)
 static void forget_timer(l_task *t, void *ud)
 {
     (void)ud;
-    l_task_forget_timer(t);
+    corio_task_forget_sleep(&t->rt->loop, &t->t);
 }
 
 static int runtime_gc(lua_State *L)
@@ -514,6 +507,8 @@ static l_runtime *new_runtime(lua_State *L)
     rt->closed = 0;
     rt->loop.run = l_task_run;
     rt->loop.run_ud = rt;
+    rt->loop.alloc = rt->alloc;     /* the loop's records count as the state's memory */
+    rt->loop.alloc_ud = rt->alloc_ud;
     rt->cancel_err = new_cancel_error(L);
     l_task_init_runtime(L, rt);
     return rt;

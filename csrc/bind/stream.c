@@ -72,7 +72,7 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
 {
     if (!st->open)
         return;
-    corio_waiter *r = st->cs.reader;
+    corio_task *r = st->cs.reader;
     st->open = 0;
     corio_stream_close(&st->cs);
     if (st->live) {   /* ops still to finish: hold the memory */
@@ -80,7 +80,7 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
         st->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     if (r)
-        l_task_wake(container_of(r, l_task, waiter));
+        corio_task_wake(st->cs.loop, r);
 }
 
 /* Push a new stream userdata, set up on fd, or closed when fd < 0. */
@@ -99,14 +99,16 @@ void l_stream_push(lua_State *L, l_runtime *rt, int fd)
 /* ---- reading ---- */
 
 /* A cancelled or timed-out reader gives the stream up at once. */
-void l_stream_read_interrupt(l_task *t)
+static void read_interrupt(corio_loop *l, corio_task *t)
 {
     l_stream *st = t->wait_obj;
     st->reader = NULL;
     if (st->open)
         st->cs.reader = NULL;
-    l_task_wake(t);
+    corio_task_wake(l, t);
 }
+
+static const corio_wait_ops read_wait = { "read", read_interrupt, 1 };
 
 /* Wait for more data, then continue in k. */
 static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext ctx,
@@ -116,11 +118,11 @@ static int wait_data(lua_State *L, l_stream *st, const char *fname, lua_KContext
     if (st->reader && st->reader != t)
         return luaL_error(L, "%s: another task is reading this stream", fname);
     l_check(L, t);   /* a cancel or deadline that came after the wake */
-    int rc = corio_stream_want_read(&st->cs, &t->waiter);
+    int rc = corio_stream_want_read(&st->cs, &t->t);
     if (rc < 0)
         return l_fail(L, rc);
     st->reader = t;
-    return l_suspend(L, t, W_READ, st, ctx, k);
+    return l_suspend(L, t, &read_wait, st, ctx, k);
 }
 
 /* On a resume: forget the reader slot, raise cancel/timeout if any.
@@ -290,12 +292,17 @@ static int l_stream_readline(lua_State *L)
 
 /* ---- writing ---- */
 
-void l_stream_write_interrupt(l_task *t)
+/* A write (or connect) is interrupted through the kernel: the writer
+ * wakes at the op's final callback, once the kernel lets go of its bytes. */
+static void write_interrupt(corio_loop *l, corio_task *t)
 {
     l_stream *st = t->wait_obj;
+    (void)l;
     if (st->open)
         corio_stream_cancel_write(&st->cs);
 }
+
+static const corio_wait_ops write_wait = { "write", write_interrupt, 1 };
 
 static int write_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -351,11 +358,11 @@ static int l_stream_write(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    int rc = corio_stream_write(&st->cs, iov, cnt, &t->waiter);
+    int rc = corio_stream_write(&st->cs, iov, cnt, &t->t);
     if (rc < 0)
         return l_fail(L, rc);
     st->writing = 1;
-    return l_suspend(L, t, W_WRITE, st, 0, write_k);
+    return l_suspend(L, t, &write_wait, st, 0, write_k);
 }
 
 /* ---- the rest ---- */
@@ -452,7 +459,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
     l_task *t = l_rt(L)->current;
     (void)status;
     st->writing = 0;
-    if (t->interrupted)
+    if (t->t.flags & CORIO_TF_INTERRUPTED)
         stream_close(L, (int)ctx, st);
     l_resumed(L, t);
     int res = st->open ? st->cs.conn_res : -ECANCELED;
@@ -493,7 +500,7 @@ static int l_tcp_connect(lua_State *L)
     l_stream_push(L, rt, -1);
     l_stream *st = lua_touserdata(L, 4);
     int rc = corio_stream_connect(&st->cs, &rt->loop, (struct sockaddr *)&sa, len,
-                                  &t->waiter, stream_release);
+                                  &t->t, stream_release);
     if (rc < 0)
         return l_fail(L, rc);
     st->open = st->live = 1;
@@ -503,7 +510,7 @@ static int l_tcp_connect(lua_State *L)
         return l_fail(L, rc);
     }
     st->writing = 1;
-    return l_suspend(L, t, W_WRITE, st, 4, connect_k);
+    return l_suspend(L, t, &write_wait, st, 4, connect_k);
 }
 
 const luaL_Reg l_stream_funcs[] = {

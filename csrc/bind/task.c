@@ -14,101 +14,9 @@ static const char *const status_names[] = {
 
 static int deadline_pop(lua_State *L, l_deadline *d);
 
-/* The timer of a task in corio.sleep, allocated only while it sleeps: an
- * idle task (most of them wait on I/O) carries no timer. */
-typedef struct l_sleep_timer {
-    corio_timer tm;
-    l_task *task;
-} l_sleep_timer;
-
 void l_task_push(lua_State *L, l_task *t)
 {
     l_anchor_push(L, t->rt, t->ref);
-}
-
-/* ---- waking ---- */
-
-void l_task_wake(l_task *t)
-{
-    if (t->wait == W_NONE)
-        return;
-    if (l_wait_io(t->wait))
-        t->rt->nio--;
-    t->wait = W_NONE;
-    t->status = ST_READY;
-    corio_loop_ready(&t->rt->loop, &t->q);
-}
-
-/* The core's wake-up call for a waiter registered with a stream or a
- * listener (the loop's wake hook). */
-static void waiter_wake(corio_loop *l, corio_waiter *w)
-{
-    (void)l;
-    if (w->kind == WK_TASK)
-        l_task_wake(container_of(w, l_task, waiter));
-    else
-        l_listener_waiter_wake(w);
-}
-
-/* Disarm and free the timer of a task in corio.sleep (also for a task
- * left sleeping when the runtime closes). */
-void l_task_forget_timer(l_task *t)
-{
-    l_sleep_timer *sl = t->wait == W_SLEEP ? t->wait_obj : NULL;
-    if (sl) {
-        t->wait_obj = NULL;
-        corio_wheel_del(&t->rt->loop.wheel, &sl->tm);
-        l_mem(t->rt, sl, sizeof *sl, 0);
-    }
-}
-
-static void timer_fire(corio_timer *tm)
-{
-    l_task *t = container_of(tm, l_sleep_timer, tm)->task;
-    l_task_forget_timer(t);
-    l_task_wake(t);
-}
-
-static void sleep_interrupt(l_task *t);
-static void join_interrupt(l_task *t);
-
-/* How each kind of wait is broken (W_NONE and W_SHIELD never are). */
-static const l_interrupt_fn interrupts[W_COUNT] = {
-    [W_SLEEP] = sleep_interrupt,           [W_PARK] = l_task_wake,
-    [W_JOIN] = join_interrupt,             [W_CHAN] = l_channel_interrupt,
-    [W_READ] = l_stream_read_interrupt,    [W_WRITE] = l_stream_write_interrupt,
-    [W_ACCEPT] = l_listener_interrupt,     [W_POLL] = l_poll_interrupt,
-};
-
-void l_task_interrupt(l_task *t)
-{
-    if (!interrupts[t->wait] || t->interrupted)
-        return;
-    t->interrupted = 1;
-    interrupts[t->wait](t);
-}
-
-static const char *const wait_names[W_COUNT] = {
-    [W_NONE] = "no wait",  [W_SLEEP] = "sleep",        [W_PARK] = "wait",
-    [W_JOIN] = "join",     [W_SHIELD] = "shielded wait", [W_CHAN] = "channel",
-    [W_READ] = "read",     [W_WRITE] = "write",        [W_ACCEPT] = "accept",
-    [W_POLL] = "poll",
-};
-
-const char *l_task_wait_name(const l_task *t)
-{
-    return wait_names[t->wait];
-}
-
-void l_task_stop(l_task *t)
-{
-    if (t->status >= ST_DONE)
-        return;
-    t->stopped = 1;
-    if (!l_task_cancel(t) || t->wait != W_SHIELD || t->interrupted)
-        return;
-    t->interrupted = 1;   /* a shielded wait is deaf to l_task_interrupt */
-    l_task_wake(t);
 }
 
 /* ---- the coroutine's entry: runs fn under a yieldable pcall so that
@@ -121,7 +29,7 @@ static int aux_record(lua_State *L, int idx, int create)
 {
     idx = lua_absindex(L, idx);
     l_task *t = lua_touserdata(L, idx);
-    if (!t->has_aux && !create)
+    if (!(t->t.uflags & TF_AUX) && !create)
         return 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->rt->aux);
     lua_pushvalue(L, idx);
@@ -138,7 +46,7 @@ static int aux_record(lua_State *L, int idx, int create)
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
     lua_remove(L, -2);
-    t->has_aux = 1;
+    t->t.uflags |= TF_AUX;
     return 1;
 }
 
@@ -237,11 +145,9 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
         lua_pushvalue(L, fnidx + i);
     lua_xmove(L, co, nargs + 2);
     t->co = co, t->rt = rt, t->nargs = nargs + 1;
-    t->waiter.kind = WK_TASK;
     lua_pushvalue(L, -1);
     t->ref = l_anchor(L, rt);
-    rt->nlive++;
-    corio_loop_ready(&rt->loop, &t->q);
+    corio_task_start(&rt->loop, &t->t);
     return t;
 }
 
@@ -251,7 +157,7 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
  * hook is reported on stderr, never raised into the scheduler. */
 static void run_exit_hooks(lua_State *L, l_task *t)
 {
-    if (!t->has_aux)
+    if (!(t->t.uflags & TF_AUX))
         return;
     l_task_push(L, t);
     if (l_task_aux(L, -1, "hooks") != LUA_TTABLE) {
@@ -274,20 +180,21 @@ static void run_exit_hooks(lua_State *L, l_task *t)
 static void retire(lua_State *L, l_task *t, int status)
 {
     l_runtime *rt = t->rt;
-    t->status = (uint8_t)status;
-    while (t->deadlines)               /* none may fire on a finished task */
-        deadline_pop(L, t->deadlines);
-    int report = status == ST_FAILED && !t->joiners && !t->supervised && !t->is_main;
+    while (t->t.deadlines)             /* each holds a registry ref */
+        deadline_pop(L, (l_deadline *)t->t.deadlines);
+    corio_task_finish(&rt->loop, &t->t, status);
+    int report = status == ST_FAILED && !(t->joiners && t->joiners->n) &&
+                 !(t->t.uflags & (TF_SUPERVISED | TF_MAIN));
     if (report)
         l_report(rt, L, t);
     run_exit_hooks(L, t);
-    while (t->joiners) {
-        l_task *j = t->joiners;
-        t->joiners = j->join_next;
-        j->join_next = NULL;
-        l_task_wake(j);
+    if (t->joiners) {
+        corio_waiter *w;
+        while ((w = corio_waitq_pop(t->joiners)))
+            corio_task_wake(&rt->loop, w->task);
+        l_mem(rt, t->joiners, sizeof *t->joiners, 0);
+        t->joiners = NULL;
     }
-    rt->nlive--;
     l_anchor_drop(L, rt, t->ref);
     t->ref = LUA_NOREF;
 }
@@ -342,17 +249,18 @@ static void finish(l_task *t, int st, int nres)
 
 void l_task_run(corio_loop *l, corio_task *q, void *ud)
 {
-    l_task *t = container_of(q, l_task, q);
+    l_task *t = l_task_of(q);
     l_runtime *rt = ud;
     (void)l;
-    if (t->status >= ST_DONE) {   /* cancelled before it started */
+    if (corio_task_done(&t->t)) {   /* cancelled before it started */
+        t->nres = 0;                /* its stack holds its arguments, no results */
         stash(rt->from, t, 1);
         retire(rt->from, t, ST_CANCELLED);
         return;
     }
-    t->started = 1;
-    t->status = ST_READY;
-    t->budget = CORIO_BUDGET;
+    t->t.flags |= CORIO_TF_STARTED;
+    t->t.status = ST_READY;
+    rt->loop.budget = CORIO_BUDGET;
     rt->current = t;
     int nres, st = lua_resume(t->co, rt->from, t->nargs, &nres);
     rt->current = NULL;
@@ -362,8 +270,8 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
         return;
     }
     lua_pop(t->co, nres);
-    if (t->wait == W_NONE && !corio_task_queued(&t->q))   /* a bare coroutine.yield() */
-        corio_loop_ready(&rt->loop, &t->q);
+    if (!t->t.wait && !corio_task_queued(&t->t))   /* a bare coroutine.yield() */
+        corio_loop_ready(&rt->loop, &t->t);
 }
 
 /* ---- suspending ---- */
@@ -379,37 +287,24 @@ l_task *l_task_current(lua_State *L, const char *fname)
     if (!lua_isyieldable(L))
         luaL_error(L, "%s: cannot suspend here (inside a C call that does not "
                       "allow yields, such as table.sort or string.gsub)", fname);
-    if (t->stopped) {   /* l_task_stop: it only unwinds now */
+    if (t->t.flags & CORIO_TF_STOPPED) {   /* l_task_stop: it only unwinds now */
         l_push_cancel_error(L, t->rt);
         lua_error(L);
     }
     return t;
 }
 
-/* The outermost deadline that fired, or NULL. */
-static l_deadline *fired_deadline(l_task *t)
-{
-    l_deadline *hit = NULL;
-    for (l_deadline *d = t->deadlines; d; d = d->next)
-        if (d->fired)
-            hit = d;
-    return hit;
-}
-
 /* Raise a pending cancellation or an expired deadline, if any. */
 void l_check(lua_State *L, l_task *t)
 {
-    if (t->cancel_pending) {
-        t->cancel_pending = 0;
+    corio_deadline *d;
+    int what = corio_task_take_pending(&t->t, &d);
+    if (what == 1)
         l_push_cancel_error(L, t->rt);
+    else if (what == 2)   /* the deadline object itself is the timeout error */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ((l_deadline *)d)->ref);
+    if (what)
         lua_error(L);
-    }
-    l_deadline *d = fired_deadline(t);
-    if (d) {   /* the deadline object itself is the timeout error */
-        d->raised = 1;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, d->ref);
-        lua_error(L);
-    }
 }
 
 void l_check_current(lua_State *L)
@@ -436,41 +331,28 @@ l_task *l_enter(lua_State *L, const char *fname)
 
 int l_pending(l_task *t)
 {
-    return t->cancel_pending || fired_deadline(t) != NULL;
+    return corio_task_pending(&t->t);
 }
 
-int l_suspend(lua_State *L, l_task *t, int wait, void *obj, lua_KContext ctx,
-              lua_KFunction k)
+int l_suspend(lua_State *L, l_task *t, const corio_wait_ops *wait, void *obj,
+              lua_KContext ctx, lua_KFunction k)
 {
-    t->wait = (uint8_t)wait;
-    t->wait_obj = obj;
-    t->status = ST_SUSPENDED;
-    if (l_wait_io(wait))
-        t->rt->nio++;
+    corio_task_suspend(&t->rt->loop, &t->t, wait, obj);
     return lua_yieldk(L, 0, ctx, k);
 }
 
 void l_resumed(lua_State *L, l_task *t)
 {
-    if (t->interrupted) {
-        t->interrupted = 0;
+    if (corio_task_resumed(&t->t))
         l_check(L, t);
-    }
 }
 
 /* Go to the back of the ready queue; pending cancels wait for the next
  * real suspension. */
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k)
 {
-    t->wait = W_NONE;
-    t->status = ST_READY;
-    corio_loop_ready(&t->rt->loop, &t->q);
+    corio_task_yield(&t->rt->loop, &t->t);
     return lua_yieldk(L, 0, ctx, k);
-}
-
-int l_budget_spent(l_task *t)
-{
-    return --t->budget < 0;
 }
 
 /* ---- corio.yield / corio.sleep ---- */
@@ -488,26 +370,15 @@ static int l_yield_fn(lua_State *L)
     return l_yield(L, t, 0, yield_k);
 }
 
-static void sleep_interrupt(l_task *t)
-{
-    l_task_forget_timer(t);
-    l_task_wake(t);
-}
-
 static int l_sleep(lua_State *L)
 {
     lua_Number s = l_check_seconds(L, 1, "corio.sleep");
     l_task *t = l_enter(L, "corio.sleep");
     if (!(s > 0))
         return l_yield(L, t, 0, yield_k);
-    l_sleep_timer *sl = l_mem(t->rt, NULL, 0, sizeof *sl);
-    if (!sl)
+    if (corio_task_sleep(&t->rt->loop, &t->t, l_seconds_ns(s)) < 0)
         return luaL_error(L, "corio.sleep: out of memory");
-    memset(sl, 0, sizeof *sl);
-    sl->tm.cb = timer_fire;
-    sl->task = t;
-    corio_loop_timer(&t->rt->loop, &sl->tm, l_seconds_ns(s));
-    return l_suspend(L, t, W_SLEEP, sl, 0, yield_k);
+    return lua_yieldk(L, 0, 0, yield_k);
 }
 
 /* ---- parking (the primitive under the Lua wait queues and select) ---- */
@@ -527,7 +398,7 @@ static int shield_k(lua_State *L, int status, lua_KContext ctx)
 {
     l_task *t = l_rt(L)->current;
     (void)status, (void)ctx;
-    if (t->stopped)
+    if (t->t.flags & CORIO_TF_STOPPED)
         l_resumed(L, t);
     return lua_gettop(L);
 }
@@ -542,8 +413,8 @@ static int l_park(lua_State *L)
     l_task *t = shield ? l_task_current(L, "corio.suspend") : l_enter(L, "corio.suspend");
     lua_settop(L, 0);
     if (shield)
-        return l_suspend(L, t, W_SHIELD, NULL, 0, shield_k);
-    return l_suspend(L, t, W_PARK, NULL, 0, park_k);
+        return l_suspend(L, t, &corio_wait_shield, NULL, 0, shield_k);
+    return l_suspend(L, t, &corio_wait_park, NULL, 0, park_k);
 }
 
 static l_task *check_task(lua_State *L, int i)
@@ -555,7 +426,8 @@ static l_task *check_task(lua_State *L, int i)
  * task is not parked (already woken, cancelled or finished). */
 int l_task_unpark(lua_State *L, l_task *t, int n)
 {
-    if ((t->wait != W_PARK && t->wait != W_SHIELD) || t->interrupted) {
+    if ((t->t.wait != &corio_wait_park && t->t.wait != &corio_wait_shield) ||
+        (t->t.flags & CORIO_TF_INTERRUPTED)) {
         lua_pop(L, n);
         return 0;
     }
@@ -580,7 +452,7 @@ static int l_unpark(lua_State *L)
 int l_task_results(lua_State *L, int idx)
 {
     l_task *t = lua_touserdata(L, idx);
-    if (t->status == ST_CANCELLED && t->nres == 0) {
+    if (t->t.status == ST_CANCELLED && t->nres == 0) {
         l_push_cancel_error(L, t->rt);
         return lua_error(L);
     }
@@ -589,21 +461,19 @@ int l_task_results(lua_State *L, int idx)
     lua_getiuservalue(L, idx, 1);
     for (int i = 1; i <= n; i++)
         lua_rawgeti(L, -i, i);
-    if (t->status != ST_DONE)
+    if (t->t.status != ST_DONE)
         return lua_error(L);
     return n;
 }
 
-static void join_interrupt(l_task *t)
+/* A joiner leaves the target's queue (its waiter is the wait object). */
+static void join_interrupt(corio_loop *l, corio_task *t)
 {
-    l_task *target = t->wait_obj, **p = &target->joiners;
-    while (*p && *p != t)
-        p = &(*p)->join_next;
-    if (*p)
-        *p = t->join_next;
-    t->join_next = NULL;
-    l_task_wake(t);
+    corio_waitq_remove(t->wait_obj);
+    corio_task_wake(l, t);
 }
+
+static const corio_wait_ops join_wait = { "join", join_interrupt, 0 };
 
 static int join_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -612,33 +482,28 @@ static int join_k(lua_State *L, int status, lua_KContext ctx)
     return l_task_results(L, 1);
 }
 
+/* task:join(): the joiner waits in the target's queue through a waiter on
+ * its own stack (arg 2), alive as long as the wait. */
 static int l_task_join(lua_State *L)
 {
     l_task *target = check_task(L, 1);
-    if (target->status >= ST_DONE)
+    if (corio_task_done(&target->t))
         return l_task_results(L, 1);
     l_task *t = l_enter(L, "task:join");
     if (t == target)
         return luaL_error(L, "task:join: a task cannot join itself");
-    t->join_next = target->joiners;
-    target->joiners = t;
-    return l_suspend(L, t, W_JOIN, target, 0, join_k);
-}
-
-int l_task_cancel(l_task *t)
-{
-    if (t->status >= ST_DONE)
-        return 0;
-    if (!t->started) {
-        /* It never runs. It stays queued (and anchored) until the loop pops
-         * it and retires it: the ready queue must not hold a freed task. */
-        t->nres = 0;
-        t->status = ST_CANCELLED;
-        return 1;
+    if (!target->joiners) {
+        target->joiners = l_mem(t->rt, NULL, 0, sizeof *target->joiners);
+        if (!target->joiners)
+            return luaL_error(L, "task:join: out of memory");
+        memset(target->joiners, 0, sizeof *target->joiners);
     }
-    t->cancel_pending = 1;
-    l_task_interrupt(t);
-    return 1;
+    lua_settop(L, 1);
+    corio_waiter *w = lua_newuserdatauv(L, sizeof *w, 0);
+    memset(w, 0, sizeof *w);
+    w->task = &t->t;
+    corio_waitq_push(target->joiners, w);
+    return l_suspend(L, t, &join_wait, w, 0, join_k);
 }
 
 static int l_task_cancel_m(lua_State *L)
@@ -649,14 +514,14 @@ static int l_task_cancel_m(lua_State *L)
 
 static int l_task_status(lua_State *L)
 {
-    lua_pushstring(L, status_names[check_task(L, 1)->status]);
+    lua_pushstring(L, status_names[check_task(L, 1)->t.status]);
     return 1;
 }
 
 static int l_task_tostring(lua_State *L)
 {
     l_task *t = check_task(L, 1);
-    lua_pushfstring(L, "corio.Task (%s): %p", status_names[t->status], (void *)t);
+    lua_pushfstring(L, "corio.Task (%s): %p", status_names[t->t.status], (void *)t);
     return 1;
 }
 
@@ -675,28 +540,15 @@ static l_deadline *check_deadline(lua_State *L, int i)
     return l_checkclass(L, i, CL_DEADLINE);
 }
 
-static void deadline_fire(corio_timer *tm)
-{
-    l_deadline *d = container_of(tm, l_deadline, timer);
-    d->fired = 1;
-    l_task_interrupt(d->task);
-}
-
 /* Unlink d from its task; returns whether it fired. */
 static int deadline_pop(lua_State *L, l_deadline *d)
 {
-    if (d->popped)
-        return d->fired;
-    d->popped = 1;
-    l_deadline **p = &d->task->deadlines;
-    while (*p && *p != d)
-        p = &(*p)->next;
-    if (*p)
-        *p = d->next;
-    corio_wheel_del(&d->task->rt->loop.wheel, &d->timer);
+    if (d->d.popped)
+        return d->d.fired;
+    corio_deadline_pop(&l_rt(L)->loop, &d->d);
     luaL_unref(L, LUA_REGISTRYINDEX, d->ref);
     d->ref = LUA_NOREF;
-    return d->fired;
+    return d->d.fired;
 }
 
 /* core.deadline(seconds): push a deadline on the current task. */
@@ -707,19 +559,12 @@ static int l_deadline_new(lua_State *L)
     l_deadline *d = lua_newuserdatauv(L, sizeof *d, 0);
     memset(d, 0, sizeof *d);
     l_setclass(L, CL_DEADLINE);
-    d->task = t;
-    d->timer.cb = deadline_fire;
     d->ref = LUA_NOREF;
-    d->popped = 1;     /* nothing to undo if the ref below raises */
+    d->d.popped = 1;     /* nothing to undo if the ref below raises */
     lua_pushvalue(L, -1);
     d->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    d->popped = 0;
-    d->next = t->deadlines;
-    t->deadlines = d;
-    if (!(s > 0))
-        d->fired = 1;
-    else
-        corio_loop_timer(&t->rt->loop, &d->timer, l_seconds_ns(s));
+    d->d.popped = 0;
+    corio_deadline_push(&t->rt->loop, &t->t, &d->d, s > 0 ? l_seconds_ns(s) : 0);
     return 1;
 }
 
@@ -729,7 +574,7 @@ static int l_deadline_close(lua_State *L)
 {
     l_deadline *d = check_deadline(L, 1);
     lua_pushboolean(L, deadline_pop(L, d));
-    lua_pushboolean(L, d->raised);
+    lua_pushboolean(L, d->d.raised);
     return 2;
 }
 
@@ -769,7 +614,11 @@ static int l_current(lua_State *L)
 /* core.supervise(task): its failure goes to its group, not the reporter. */
 static int l_supervise(lua_State *L)
 {
-    check_task(L, 1)->supervised = (uint8_t)lua_toboolean(L, 2);
+    l_task *t = check_task(L, 1);
+    if (lua_toboolean(L, 2))
+        t->t.uflags |= TF_SUPERVISED;
+    else
+        t->t.uflags &= (uint8_t)~TF_SUPERVISED;
     return 0;
 }
 
@@ -780,7 +629,7 @@ static int l_on_exit(lua_State *L)
 {
     l_task *t = check_task(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    if (t->status >= ST_DONE) {
+    if (corio_task_done(&t->t)) {
         lua_pushboolean(L, 0);
         return 1;
     }
@@ -820,7 +669,6 @@ static const luaL_Reg deadline_methods[] = {
 void l_task_init_runtime(lua_State *L, l_runtime *rt)
 {
     l_anchor_init(L, rt);
-    rt->loop.wake = waiter_wake;
     lua_createtable(L, POOL_MAX, 0);
     rt->pool = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);

@@ -8,6 +8,8 @@
 #include "clock.h"
 #include "loop.h"
 #include "pool.h"
+#include "task.h"
 #include "stream.h"
 #include "timer.h"
+#include "waitq.h"
 #endif

@@ -1,5 +1,6 @@
 /* listener.c: a listening socket fed by a multishot ACCEPT; accepted fds
- * wait in a small ring until a task takes them. */
+ * wait in a small ring until a task takes them, tasks wait in a FIFO
+ * until a connection comes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -90,8 +91,9 @@ static void back_off(corio_listener *ls, int res)
 
 /* The back-off is over: accept again (the ACCEPT is idle unless its final
  * callback is still on its way, in which case try a little later). */
-static void retry_fire(corio_timer *t)
+static void retry_fire(corio_wheel *w, corio_timer *t)
 {
+    (void)w;
     corio_listener *ls = corio_container_of(t, corio_listener, retry);
     if (corio_op_busy(&ls->accept))
         corio_loop_timer(ls->loop, &ls->retry, 1000000u);
@@ -117,7 +119,22 @@ static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
         return;
     }
     if (news)
-        corio_waiter_fire(ls->loop, &ls->waiter);
+        corio_listener_pass(ls);
+}
+
+void corio_listener_pass(corio_listener *ls)
+{
+    corio_waiter *w = corio_waitq_pop(&ls->acceptors);
+    if (w)
+        corio_task_wake(ls->loop, w->task);
+}
+
+/* Arm the ACCEPT unless it is armed or backing off. */
+static int arm(corio_listener *ls)
+{
+    if (corio_op_busy(&ls->accept) || ls->retry.armed)
+        return 0;
+    return be(ls)->vt->submit(be(ls), &ls->accept);
 }
 
 /* Create, configure, bind and listen; the fd or -errno. */
@@ -158,37 +175,35 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
     return 0;
 }
 
-int corio_listener_watch(corio_listener *ls, corio_waiter *w)
+int corio_listener_take(corio_listener *ls, corio_waiter *w, int again)
 {
-    if (ls->waiter && ls->waiter != w)
-        return -EBUSY;
-    if (!corio_op_busy(&ls->accept) && !ls->retry.armed) {   /* not backing off */
-        int rc = be(ls)->vt->submit(be(ls), &ls->accept);
-        if (rc < 0)
-            return rc;
+    if (ls->count) {
+        int fd = pop_fd(ls);
+        if (ls->count)
+            corio_listener_pass(ls);   /* more are queued: the next one's turn */
+        return fd;
     }
-    ls->waiter = w;
-    return 0;
-}
-
-int corio_listener_take(corio_listener *ls, corio_waiter *w)
-{
-    if (ls->count)
-        return pop_fd(ls);
     if (ls->err) {
         int e = ls->err;
         ls->err = 0;
         return e;
     }
-    int rc = corio_listener_watch(ls, w);
-    return rc < 0 ? rc : -EAGAIN;
+    int rc = arm(ls);
+    if (rc < 0)
+        return rc;
+    if (again)
+        corio_waitq_push_front(&ls->acceptors, w);
+    else
+        corio_waitq_push(&ls->acceptors, w);
+    return -EAGAIN;
 }
 
 void corio_listener_close(corio_listener *ls)
 {
     ls->flags |= CORIO_SF_CLOSED;
     ls->loop->nclosing++;
-    ls->waiter = NULL;
+    while (ls->acceptors.head)
+        corio_listener_pass(ls);
     be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
     maybe_free(ls);
 }

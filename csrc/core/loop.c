@@ -2,12 +2,25 @@
  * backend every few dozen resumes), wait for I/O bounded by the next timer,
  * fire due timers. The caller (binding) decides when to stop. */
 #include <errno.h>
+#include <stdlib.h>
 #include "clock.h"
 #include "loop.h"
+
+/* The default allocator: libc's. */
+static void *libc_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    (void)ud, (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
 
 int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
 {
     *l = (corio_loop){0};
+    l->alloc = libc_alloc;
     corio_wheel_init(&l->wheel, corio_clock_ms());
     l->handles.next = l->handles.prev = &l->handles;
     return corio_backend_open(&l->be, force, why, whylen);

@@ -1,26 +1,19 @@
-/* loop.h: one event loop: a ready queue of tasks, a timer wheel and a
- * reactor backend. The loop knows tasks only as queue entries; what running
- * a task means is the caller's run callback (the Lua binding resumes a
- * coroutine). No global state: each loop is independent. */
+/* loop.h: one event loop: a ready queue of tasks (task.h), a timer wheel
+ * and a reactor backend. What running a task means is the caller's run
+ * callback (the Lua binding resumes a coroutine). No global state: each
+ * loop is independent. */
 #ifndef CORIO_LOOP_H
 #define CORIO_LOOP_H
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
 #include "pool.h"
+#include "task.h"
 #include "timer.h"
 
 /* Resumes between two reaps of the backend while tasks stay ready, so I/O
  * completions and timers are never starved by busy tasks. */
 #define CORIO_REAP_EVERY 32
-
-typedef struct corio_task corio_task;
-struct corio_task {
-    corio_task *next;   /* ready-queue link; non-NULL exactly while queued
-                           (the tail points at its loop) */
-};
-
-static inline int corio_task_queued(const corio_task *t) { return t->next != NULL; }
 
 /* Anything the loop must free if it closes first: streams and listeners
  * whose ops had not finished. */
@@ -30,17 +23,11 @@ struct corio_handle {
     void (*release)(corio_handle *h);   /* close fd, free memory, no I/O */
 };
 
-/* Whatever waits on a stream or a listener, embedded in the owner's own
- * record; the loop's wake hook gets it back. Its kind is for the hook to
- * tell its owners apart (the record needs no function pointer per waiter:
- * a byte fits in an owner's padding). */
-typedef struct corio_waiter {
-    uint8_t kind;
-} corio_waiter;
-
 typedef struct corio_loop corio_loop;
 typedef void (*corio_run_fn)(corio_loop *l, corio_task *t, void *ud);
-typedef void (*corio_wake_fn)(corio_loop *l, corio_waiter *w);
+/* The allocator of the loop's own records (lua_Alloc's contract: nsize 0
+ * frees; p NULL allocates), so they count where the owner's memory does. */
+typedef void *(*corio_alloc_fn)(void *ud, void *p, size_t osize, size_t nsize);
 
 struct corio_loop {
     corio_backend *be;
@@ -50,8 +37,11 @@ struct corio_loop {
     unsigned since_reap;      /* resumes since the last backend reap */
     corio_run_fn run;
     void *run_ud;
-    corio_wake_fn wake;       /* called for every waiter a stream or listener wakes
-                                 (set by the owner before any is registered) */
+    corio_alloc_fn alloc;     /* default: realloc/free */
+    void *alloc_ud;
+    size_t nlive;             /* tasks started, not finished */
+    size_t nio;               /* tasks suspended in an I/O wait */
+    int budget;               /* of the running task (task.c) */
     corio_handle handles;     /* sentinel of a circular list */
     size_t nclosing;          /* handles closed by their owner, not yet released */
     corio_pool wreqs;         /* streams' write states (stream.c) */
@@ -78,6 +68,19 @@ int corio_loop_settle(corio_loop *l, int64_t timeout_ns);
 
 /* Queue t to run (at the tail); a no-op if it is already queued. */
 void corio_loop_ready(corio_loop *l, corio_task *t);
+
+/* Memory from the loop's allocator. */
+static inline void *corio_loop_mem(corio_loop *l, void *p, size_t osize, size_t nsize)
+{
+    return l->alloc(l->alloc_ud, p, osize, nsize);
+}
+
+/* Every task left is blocked on the others: none ready, no timer armed,
+ * none waiting on I/O. */
+static inline int corio_loop_deadlocked(const corio_loop *l)
+{
+    return l->nlive && !l->nready && !l->wheel.count && !l->nio;
+}
 
 /* Arm timer t to fire after delay_ns (rounded up to whole ms, so it never
  * fires early). */

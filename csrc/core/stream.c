@@ -76,7 +76,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
     }
     if (flags & CORIO_OPF_MORE)
         apply_backpressure(s);
-    corio_waiter_fire(s->loop, &s->reader);
+    corio_task_wake_slot(s->loop, &s->reader);
 }
 
 /* Drop the n bytes just sent from the front of the pending iovecs. */
@@ -107,7 +107,7 @@ static void end_write(corio_stream *s)
         s->flags |= CORIO_SF_WBROKEN;
     s->flags &= ~CORIO_SF_WCANCEL;
     wreq_done(s);
-    corio_waiter_fire(s->loop, &s->writer);
+    corio_task_wake_slot(s->loop, &s->writer);
     maybe_free(s);
 }
 
@@ -157,7 +157,7 @@ void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
 }
 
 int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *sa,
-                         socklen_t len, corio_waiter *w, void (*release)(corio_handle *h))
+                         socklen_t len, corio_task *w, void (*release)(corio_handle *h))
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -183,7 +183,7 @@ int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *
     return 0;
 }
 
-int corio_stream_want_read(corio_stream *s, corio_waiter *w)
+int corio_stream_want_read(corio_stream *s, corio_task *w)
 {
     if (!corio_op_busy(&s->recv) && !(s->flags & CORIO_SF_EOF) && !s->rerr) {
         int rc = be(s)->vt->submit(be(s), &s->recv);
@@ -194,7 +194,7 @@ int corio_stream_want_read(corio_stream *s, corio_waiter *w)
     return 0;
 }
 
-int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w)
+int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_task *w)
 {
     if (s->w)
         return -EBUSY;

@@ -4,9 +4,9 @@
  * demand, and, while a write or the connect runs, a write state (its SEND
  * or CONNECT op and iovecs) taken from the loop's pool, so an idle stream
  * is small. The caller owns a stream's memory (the Lua binding embeds it
- * in the stream's userdata). A waiter (the task waiting on
- * the stream) is woken whenever the state it waits on may have changed;
- * it then re-reads the stream's fields. A closed stream's memory stays in
+ * in the stream's userdata). The task waiting on the stream (a reader, a
+ * writer) is woken whenever the state it waits on may have changed; it
+ * then re-reads the stream's fields. A closed stream's memory stays in
  * use until every op has had its final callback (the kernel may write
  * into it until then): the loop tells the owner through the handle's
  * release function. Listeners are heap-allocated and freed the same way. */
@@ -17,21 +17,11 @@
 #include "backend.h"
 #include "buf.h"
 #include "loop.h"
+#include "waitq.h"
 
 /* Above this many buffered unread bytes the RECV is stopped (backpressure);
  * it is re-armed when a read finds the buffer below it. */
 #define CORIO_STREAM_HWM (256u * 1024u)
-
-/* Wake the waiter registered in *slot, if any, through l's wake hook, and
- * clear the slot first (the wake may register a new one). */
-static inline void corio_waiter_fire(corio_loop *l, corio_waiter **slot)
-{
-    corio_waiter *w = *slot;
-    if (w) {
-        *slot = NULL;
-        l->wake(l, w);
-    }
-}
 
 enum {
     CORIO_SF_EOF = 1,       /* peer finished sending */
@@ -71,7 +61,7 @@ typedef struct corio_stream {
     int conn_res;              /* connect result: 1 pending, 0 ok, -errno */
     corio_buf rbuf;
     corio_op recv;
-    corio_waiter *reader, *writer;
+    corio_task *reader, *writer;
     corio_wreq *w;             /* write in progress (until its final callback) */
 } corio_stream;
 
@@ -84,7 +74,7 @@ typedef struct corio_listener {
     int *fds;                  /* accepted fds not yet taken (a ring) */
     size_t head, count, cap;
     corio_op accept;
-    corio_waiter *waiter;
+    corio_waitq acceptors;     /* tasks waiting for a connection, in order */
     corio_timer retry;         /* re-arms the accept after a back-off */
     unsigned backoff_ms;       /* next back-off; 0 while not starved */
 } corio_listener;
@@ -103,16 +93,16 @@ void corio_stream_dispose(corio_stream *s);
  * connecting to sa: s->conn_res becomes 0 or -errno, then the writer w is
  * woken. -errno (s not set up) if the socket cannot be created. */
 int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *sa,
-                         socklen_t len, corio_waiter *w, void (*release)(corio_handle *h));
+                         socklen_t len, corio_task *w, void (*release)(corio_handle *h));
 
 /* Make sure data is coming: arm the RECV if needed and register w to be
  * woken on data, end of stream or error. */
-int corio_stream_want_read(corio_stream *s, corio_waiter *w);
+int corio_stream_want_read(corio_stream *s, corio_task *w);
 
 /* Send all of iov (the bytes must stay valid until w is woken; then
  * s->werr is 0 or -errno). Short sends are resubmitted. -EBUSY while
  * another write runs; -EPIPE once a write was broken (CORIO_SF_WBROKEN). */
-int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_waiter *w);
+int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_task *w);
 
 /* Ask the kernel to stop the current SEND / CONNECT; the writer is woken
  * at the op's final callback as usual. */
@@ -131,9 +121,12 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
                         int backlog, int reuseaddr, int reuseport,
                         corio_listener **out);
 
-/* Take an accepted fd (>= 0), or register w and return -EAGAIN, or return
- * a pending accept error (-errno) once; -EBUSY (nothing registered) when
- * another waiter is registered. When accepting fails for lack of a
+/* Take an accepted fd (>= 0), or queue w (its task set by the caller; at
+ * the head when again is set: a waiter woken but beaten to the connection
+ * keeps its turn) and return -EAGAIN, or return a pending accept error
+ * (-errno) once. Queued waiters are woken in order, one per connection
+ * (or error) that arrives; a waiter that leaves (cancel) calls
+ * corio_waitq_remove. When accepting fails for lack of a
  * resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) the error is reported once
  * and the listener backs off: it stops accepting and retries after a
  * delay that doubles from CORIO_ACCEPT_BACKOFF_MIN_MS to _MAX_MS while the
@@ -141,13 +134,14 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
  * accepted ends the episode. */
 #define CORIO_ACCEPT_BACKOFF_MIN_MS 5
 #define CORIO_ACCEPT_BACKOFF_MAX_MS 100
-int corio_listener_take(corio_listener *ls, corio_waiter *w);
+int corio_listener_take(corio_listener *ls, corio_waiter *w, int again);
 
-/* Register w to be woken at the next accepted connection (or error),
- * arming the accept if needed. 0, -EBUSY (another waiter) or -errno. */
-int corio_listener_watch(corio_listener *ls, corio_waiter *w);
+/* A waiter woken for a connection will not take it (it is being
+ * cancelled): wake the next one in its place. */
+void corio_listener_pass(corio_listener *ls);
 
-/* Cancel the accept, close the fd and queued fds, free once idle. */
+/* Cancel the accept, close the fd and queued fds, free once idle; every
+ * queued waiter is woken (and out of the queue). */
 void corio_listener_close(corio_listener *ls);
 
 #endif

@@ -167,7 +167,7 @@ static size_t run_slot(corio_wheel *w, unsigned lv, unsigned s)
             t->armed = 0;
             w->count--;
             fired++;
-            t->cb(t);
+            t->cb(w, t);
         } else {
             place(w, t);
         }

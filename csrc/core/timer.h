@@ -16,7 +16,10 @@
 #define CORIO_WHEEL_SLOTS  64
 
 typedef struct corio_timer corio_timer;
-typedef void (*corio_timer_cb)(corio_timer *t);
+typedef struct corio_wheel corio_wheel;
+/* Called with the wheel that fired t (owners that embed the wheel find
+ * themselves from it, so a timer needs no back-pointer). */
+typedef void (*corio_timer_cb)(corio_wheel *w, corio_timer *t);
 
 struct corio_timer {
     corio_timer *next, *prev;  /* slot list links (wheel-private) */
@@ -26,12 +29,12 @@ struct corio_timer {
     uint8_t armed;             /* 1 while in the wheel */
 };
 
-typedef struct corio_wheel {
+struct corio_wheel {
     uint64_t now;                                   /* last tick advanced to */
     uint64_t occupied[CORIO_WHEEL_LEVELS];          /* bit s set: slot s non-empty */
     corio_timer *slots[CORIO_WHEEL_LEVELS][CORIO_WHEEL_SLOTS];
     size_t count;                                   /* armed timers */
-} corio_wheel;
+};
 
 /* Start an empty wheel at tick now_ms. */
 void corio_wheel_init(corio_wheel *w, uint64_t now_ms);

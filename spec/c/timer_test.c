@@ -32,8 +32,9 @@ static struct { int id; uint64_t tick; } fire_log[4096];
 static size_t fire_n;
 
 /* Common callback: note the tick (the wheel's now) and run the extra. */
-static void on_fire(corio_timer *t)
+static void on_fire(corio_wheel *w_, corio_timer *t)
 {
+    (void)w_;
     tt *x = (tt *)((char *)t - offsetof(tt, t));
     x->fires++;
     x->fired_at = x->w->now;
