@@ -52,9 +52,10 @@ describe("corio.tcp.listen", function()
     assert.has_error(function() corio.tcp.listen("127.0.0.1", "x") end)
     assert.has_error(function() corio.tcp.listen("127.0.0.1", 70000) end)
     assert.has_error(function() corio.tcp.listen("127.0.0.1", 0, 5) end)
-    local ls, msg = corio.tcp.listen("no.such.host.invalid", 0)
+    local ls, msg, code = corio.tcp.listen("no.such.host.invalid", 0)
     assert.is_nil(ls)
     assert.is_string(msg)
+    assert.matches("^EAI_%u+$", code)   -- a resolver failure has its own name
   end)
 
   it("close twice returns nil, msg, EBADF; a closed listener raises on use", function()

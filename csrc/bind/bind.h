@@ -23,9 +23,25 @@
 
 typedef struct l_runtime l_runtime;
 
-/* Userdata classes, whose metatables the runtime keeps by registry ref so
- * that hot paths check and set them without string lookups. */
-enum l_class { CL_TASK, CL_DEADLINE, CL_STREAM, CL_LISTENER, CL_CHANNEL, CL_COUNT };
+/* Userdata classes (modules.h), whose metatables the runtime keeps by
+ * registry ref so that hot paths check and set them without string
+ * lookups. */
+#define MODULE(name)
+#define CLASS(id, name) CL_##id,
+enum l_class {
+#include "modules.h"
+    CL_COUNT
+};
+#undef MODULE
+#undef CLASS
+
+/* A module of the binding (modules.h): open registers its classes (called
+ * with the runtime userdata on top, may be NULL); funcs go into the
+ * module table with the runtime as upvalue 1. */
+typedef struct l_module {
+    void (*open)(lua_State *L);
+    const luaL_Reg *funcs;
+} l_module;
 typedef struct l_task l_task;
 typedef struct l_deadline l_deadline;
 
@@ -113,8 +129,8 @@ void l_push_cancel_error(lua_State *L, l_runtime *rt);
 /* Register metatable mt whose methods get the runtime (stack top) as
  * upvalue 1, with __index pointing to itself. */
 void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods);
-/* The same, remembering the metatable as class cls. */
-void l_new_class_as(lua_State *L, int cls, const char *mt, const luaL_Reg *methods);
+/* The same for class cls (its name from modules.h), remembering it. */
+void l_new_class_as(lua_State *L, int cls, const luaL_Reg *methods);
 /* Set the metatable of class cls on the value on top. */
 void l_setclass(lua_State *L, int cls);
 /* The userdata at idx if it is of class cls, else raise a type error. */
@@ -154,7 +170,6 @@ int l_idle_due(lua_State *L, l_runtime *rt);
 int l_idle_work(lua_State *L, l_runtime *rt);
 
 /* task.c */
-void l_task_open(lua_State *L);
 l_task *l_task_new(lua_State *L, int fnidx, int nargs);  /* pushes it */
 int l_task_results(lua_State *L, int idx);        /* push results or raise */
 void l_task_init_runtime(lua_State *L, l_runtime *rt); /* entry closure, aux table */
@@ -189,23 +204,12 @@ int l_suspend(lua_State *L, l_task *t, const corio_wait_ops *wait, void *obj,
 int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
 void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
 static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t->rt->loop); }
-extern const luaL_Reg l_task_funcs[];              /* module functions */
 
-/* stream.c, listener.c */
-void l_stream_open(lua_State *L);
+/* stream.c */
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));
 void l_stream_push(lua_State *L, l_runtime *rt, int fd);   /* closed if fd < 0 */
-extern const luaL_Reg l_stream_funcs[];
-void l_listener_open(lua_State *L);
-extern const luaL_Reg l_listener_funcs[];
 
-/* channel.c */
-void l_channel_open(lua_State *L);
-extern const luaL_Reg l_channel_funcs[];
 
-/* poll.c */
-extern const luaL_Reg l_poll_funcs[];
-extern const luaL_Reg l_signal_funcs[];    /* signal.c */
 
 #endif

@@ -18,7 +18,6 @@
 #include <string.h>
 #include "bind.h"
 
-#define CHANNEL_MT "corio.Channel"
 
 typedef corio_waitq ch_queue;
 typedef struct ch_wait {
@@ -544,11 +543,13 @@ static const luaL_Reg chan_methods[] = {
     {"__gc", l_chan_gc},           {NULL, NULL},
 };
 
-const luaL_Reg l_channel_funcs[] = {
+static const luaL_Reg channel_funcs[] = {
     {"channel", l_chan_new}, {"chan_detach", l_chan_detach}, {NULL, NULL},
 };
 
-void l_channel_open(lua_State *L)
+static void channel_open(lua_State *L)
 {
-    l_new_class_as(L, CL_CHANNEL, CHANNEL_MT, chan_methods);
+    l_new_class_as(L, CL_CHANNEL, chan_methods);
 }
+
+const l_module l_channel_module = { channel_open, channel_funcs };

@@ -5,7 +5,6 @@
 #include <unistd.h>
 #include "bind.h"
 
-#define LISTENER_MT "corio.Listener"
 
 typedef struct l_listener {
     corio_listener *ls;       /* NULL once closed */
@@ -167,7 +166,7 @@ static int l_tcp_listen(lua_State *L)
     return rc < 0 ? l_fail(L, rc) : 1;
 }
 
-const luaL_Reg l_listener_funcs[] = {
+static const luaL_Reg listener_funcs[] = {
     {"tcp_listen", l_tcp_listen}, {NULL, NULL},
 };
 
@@ -178,7 +177,9 @@ static const luaL_Reg listener_methods[] = {
     {NULL, NULL},
 };
 
-void l_listener_open(lua_State *L)
+static void listener_open(lua_State *L)
 {
-    l_new_class_as(L, CL_LISTENER, LISTENER_MT, listener_methods);
+    l_new_class_as(L, CL_LISTENER, listener_methods);
 }
+
+const l_module l_listener_module = { listener_open, listener_funcs };

@@ -67,6 +67,8 @@ static int l_poll_fd(lua_State *L)
     return l_suspend(L, t, &poll_wait, p, 3, poll_k);
 }
 
-const luaL_Reg l_poll_funcs[] = {
+static const luaL_Reg poll_funcs[] = {
     {"poll", l_poll_fd}, {NULL, NULL},
 };
+
+const l_module l_poll_module = { NULL, poll_funcs };

@@ -73,15 +73,19 @@ void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods)
     lua_pop(L, 1);
 }
 
+#define MODULE(name)
+#define CLASS(id, name) [CL_##id] = name,
 static const char *const class_names[CL_COUNT] = {
-    "corio.Task", "corio.Deadline", "corio.Stream", "corio.Listener", "corio.Channel",
+#include "modules.h"
 };
+#undef MODULE
+#undef CLASS
 
-void l_new_class_as(lua_State *L, int cls, const char *mt, const luaL_Reg *methods)
+void l_new_class_as(lua_State *L, int cls, const luaL_Reg *methods)
 {
     l_runtime *rt = lua_touserdata(L, -1);
-    l_new_class(L, mt, methods);
-    luaL_getmetatable(L, mt);
+    l_new_class(L, class_names[cls], methods);
+    luaL_getmetatable(L, class_names[cls]);
     rt->mt[cls] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -474,6 +478,19 @@ static const luaL_Reg runtime_funcs[] = {
     {"is_cancelled", l_is_cancelled}, {"buf_scanned", l_buf_scanned}, {NULL, NULL},
 };
 
+const l_module l_runtime_module = { NULL, runtime_funcs };
+
+#define MODULE(name) extern const l_module l_##name##_module;
+#define CLASS(id, name)
+#include "modules.h"
+#undef MODULE
+#define MODULE(name) &l_##name##_module,
+static const l_module *const modules[] = {
+#include "modules.h"
+};
+#undef MODULE
+#undef CLASS
+
 /* The unique cancellation error value of this runtime. */
 static int new_cancel_error(lua_State *L)
 {
@@ -525,16 +542,14 @@ int luaopen_corio_core(lua_State *L)
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY);
     }
-    l_task_open(L);
-    l_stream_open(L);
-    l_listener_open(L);
-    l_channel_open(L);
+    size_t n = sizeof modules / sizeof *modules;
+    for (size_t i = 0; i < n; i++)
+        if (modules[i]->open)
+            modules[i]->open(L);
     lua_newtable(L);
-    const luaL_Reg *sets[] = {runtime_funcs, l_task_funcs, l_stream_funcs, l_listener_funcs,
-                              l_channel_funcs, l_poll_funcs, l_signal_funcs};
-    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+    for (size_t i = 0; i < n; i++) {
         lua_pushvalue(L, -2);
-        luaL_setfuncs(L, sets[i], 1);
+        luaL_setfuncs(L, modules[i]->funcs, 1);
     }
     /* core.Task: the task metatable, so Lua modules can add methods */
     luaL_getmetatable(L, "corio.Task");

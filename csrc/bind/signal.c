@@ -132,6 +132,8 @@ static int l_getpid(lua_State *L)
     return 1;
 }
 
-const luaL_Reg l_signal_funcs[] = {
+static const luaL_Reg signal_funcs[] = {
     {"signal_open", l_signal_open}, {"getpid", l_getpid}, {NULL, NULL},
 };
+
+const l_module l_signal_module = { NULL, signal_funcs };

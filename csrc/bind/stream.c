@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include "bind.h"
 
-#define STREAM_MT "corio.Stream"
 #define DEFAULT_READ 65536
 #define DEFAULT_LINE 65536
 #define WRITE_IOV 16
@@ -482,7 +481,7 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
         return 0;
     lua_pushnil(L);
     lua_pushstring(L, corio_addr_error(rc));
-    lua_pushliteral(L, "ENOENT");
+    lua_pushstring(L, corio_addr_errname(rc));
     return -1;
 }
 
@@ -513,7 +512,7 @@ static int l_tcp_connect(lua_State *L)
     return l_suspend(L, t, &write_wait, st, 4, connect_k);
 }
 
-const luaL_Reg l_stream_funcs[] = {
+static const luaL_Reg stream_funcs[] = {
     {"tcp_connect", l_tcp_connect}, {NULL, NULL},
 };
 
@@ -527,7 +526,9 @@ static const luaL_Reg stream_methods[] = {
     {NULL, NULL},
 };
 
-void l_stream_open(lua_State *L)
+static void stream_open(lua_State *L)
 {
-    l_new_class_as(L, CL_STREAM, STREAM_MT, stream_methods);
+    l_new_class_as(L, CL_STREAM, stream_methods);
 }
+
+const l_module l_stream_module = { stream_open, stream_funcs };

@@ -5,8 +5,6 @@
 #include <string.h>
 #include "bind.h"
 
-#define TASK_MT "corio.Task"
-#define DEADLINE_MT "corio.Deadline"
 
 static const char *const status_names[] = {
     "ready", "suspended", "done", "failed", "cancelled",
@@ -646,7 +644,7 @@ static int l_on_exit(lua_State *L)
     return 1;
 }
 
-const luaL_Reg l_task_funcs[] = {
+static const luaL_Reg task_funcs[] = {
     {"on_exit", l_on_exit},
     {"spawn", l_spawn},       {"current", l_current},   {"yield", l_yield_fn},
     {"sleep", l_sleep},       {"check", l_check_fn},       {"suspend", l_park},      {"wake", l_unpark},
@@ -684,8 +682,10 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt)
     rt->entry = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void l_task_open(lua_State *L)
+static void task_open(lua_State *L)
 {
-    l_new_class_as(L, CL_TASK, TASK_MT, task_methods);
-    l_new_class_as(L, CL_DEADLINE, DEADLINE_MT, deadline_methods);
+    l_new_class_as(L, CL_TASK, task_methods);
+    l_new_class_as(L, CL_DEADLINE, deadline_methods);
 }
+
+const l_module l_task_module = { task_open, task_funcs };

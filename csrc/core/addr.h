@@ -13,6 +13,10 @@ int corio_addr_resolve(const char *host, int port, int passive,
 /* Message for an error from corio_addr_resolve. */
 const char *corio_addr_error(int rc);
 
+/* The EAI_* name of an error from corio_addr_resolve ("EAI_NONAME"...;
+ * "EAI_SYSTEM" carries no errno here). */
+const char *corio_addr_errname(int rc);
+
 /* Write sa's numeric host into host (>= 46 bytes) and return its port. */
 int corio_addr_format(const struct sockaddr *sa, char *host, size_t hostlen);
 

@@ -1,6 +1,8 @@
 /* errname.c: errno numbers to their symbolic names, the `code` of every
  * `nil, message, code` failure the binding returns. */
+#define _GNU_SOURCE   /* EAI_NODATA, EAI_ADDRFAMILY */
 #include <errno.h>
+#include <netdb.h>
 #include <stddef.h>
 #include "addr.h"
 
@@ -17,6 +19,29 @@ static const char *const names[] = {
     E(EALREADY), E(EINPROGRESS), E(ECANCELED), E(ETIME),
 };
 #undef E
+
+const char *corio_addr_errname(int rc)
+{
+    switch (rc) {
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_BADFLAGS: return "EAI_BADFLAGS";
+    case EAI_OVERFLOW: return "EAI_OVERFLOW";
+#ifdef EAI_NODATA
+    case EAI_NODATA: return "EAI_NODATA";
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+#endif
+    case EAI_SYSTEM: return "EAI_SYSTEM";
+    }
+    return "EAI_FAIL";
+}
 
 const char *corio_errname(int err)
 {
