@@ -41,6 +41,14 @@ enum corio_op_kind {
     CORIO_OP_CONNECT, /* one-shot, a corio_connect_op; res = 0 or -errno */
     CORIO_OP_POLL,    /* one-shot, a corio_poll_op (events: POLLIN...);
                          res = revents or -errno */
+    CORIO_OP_RECVMSG, /* one-shot, a corio_msg_op: recvmsg(2) into the
+                         owner's msghdr (name, iovecs, control, all alive
+                         until the final callback); res = bytes or -errno,
+                         msg_namelen/controllen/flags as the kernel set them */
+    CORIO_OP_SENDMSG, /* one-shot, a corio_msg_op: sendmsg(2) of the owner's
+                         msghdr (alive until the callback); res = bytes or
+                         -errno. MSG_NOSIGNAL always. */
+    CORIO_OP_COUNT    /* not an op: submit() refuses this and beyond (-EINVAL) */
 };
 
 #define CORIO_OPF_MORE 1u  /* in a callback's flags: more callbacks follow */
@@ -76,6 +84,12 @@ typedef struct corio_poll_op {      /* CORIO_OP_POLL */
     corio_op op;
     unsigned events;
 } corio_poll_op;
+
+typedef struct corio_msg_op {       /* CORIO_OP_RECVMSG, CORIO_OP_SENDMSG */
+    corio_op op;
+    struct msghdr *msg;
+    int flags;                      /* MSG_* for the call (MSG_DONTWAIT is implied) */
+} corio_msg_op;
 
 /* The struct of type T whose member m is at p. */
 #define corio_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))

@@ -95,8 +95,8 @@ static int accept_transient(int err)
 static uint32_t op_mask(const corio_op *op)
 {
     switch (op->kind) {
-    case CORIO_OP_ACCEPT: case CORIO_OP_RECV: return EPOLLIN;
-    case CORIO_OP_SEND: case CORIO_OP_CONNECT: return EPOLLOUT;
+    case CORIO_OP_ACCEPT: case CORIO_OP_RECV: case CORIO_OP_RECVMSG: return EPOLLIN;
+    case CORIO_OP_SEND: case CORIO_OP_CONNECT: case CORIO_OP_SENDMSG: return EPOLLOUT;
     default: return ((corio_poll_op *)op)->events & EP_POLL_BITS;
     }
 }
@@ -170,11 +170,12 @@ static void fd_unlink(ep *e, corio_op *op)
     mark_dirty(e, op->fd);
 }
 
-/* The first armed SEND on fd: only it may write, to keep sends in order. */
+/* The first armed SEND (or SENDMSG) on fd: only it may write, to keep
+ * sends in order. */
 static corio_op *first_send(const ep_fd *fs)
 {
     for (corio_op *op = fs->head; op; op = op->bnext)
-        if (op->kind == CORIO_OP_SEND)
+        if (op->kind == CORIO_OP_SEND || op->kind == CORIO_OP_SENDMSG)
             return op;
     return NULL;
 }
@@ -318,13 +319,24 @@ static int do_send(corio_op *op)
     return n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n);
 }
 
+/* recvmsg / sendmsg of a corio_msg_op, never blocking; bytes or -errno. */
+static int do_msg(corio_op *op)
+{
+    corio_msg_op *m = (corio_msg_op *)op;
+    ssize_t n = op->kind == CORIO_OP_RECVMSG
+                    ? recvmsg(op->fd, m->msg, m->flags | MSG_DONTWAIT)
+                    : sendmsg(op->fd, m->msg, m->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n);
+}
+
 /* Most sends complete at once: try now, queue the result, and wait for
- * EPOLLOUT only on EAGAIN. Behind an armed SEND we must not overtake it. */
+ * EPOLLOUT only on EAGAIN. Behind an armed SEND we must not overtake it.
+ * (SENDMSG, a datagram's, goes the same way.) */
 static void submit_send(ep *e, corio_op *op)
 {
     int res = -EAGAIN;
     if (!first_send(&e->fds[op->fd]))
-        res = do_send(op);
+        res = op->kind == CORIO_OP_SEND ? do_send(op) : do_msg(op);
     if (res < 0 && would_block(-res))
         fd_push(e, op);
     else
@@ -350,13 +362,13 @@ static int ep_submit(corio_backend *b, corio_op *op)
     ep *e = (ep *)b;
     if (op->bstate != ST_IDLE)
         return -EBUSY;
-    if (!op->cb || op->kind > CORIO_OP_POLL)
+    if (!op->cb || op->kind >= CORIO_OP_COUNT)
         return -EINVAL;
     if (op->fd < 0)
         return -EBADF;
     if (fd_grow(e, op->fd) < 0)
         return -ENOMEM;
-    if (op->kind == CORIO_OP_SEND)
+    if (op->kind == CORIO_OP_SEND || op->kind == CORIO_OP_SENDMSG)
         submit_send(e, op);
     else if (op->kind == CORIO_OP_CONNECT)
         submit_connect(e, op);
@@ -431,7 +443,15 @@ static int service_send(ep *e, corio_op *op)
 {
     if (first_send(&e->fds[op->fd]) != op)
         return 0;
-    int res = do_send(op);
+    int res = op->kind == CORIO_OP_SEND ? do_send(op) : do_msg(op);
+    return res < 0 && would_block(-res) ? 0 : finish(e, op, res);
+}
+
+/* A RECVMSG whose fd turned readable: one recvmsg; EAGAIN (another reader
+ * was first) waits on. */
+static int service_recvmsg(ep *e, corio_op *op)
+{
+    int res = do_msg(op);
     return res < 0 && would_block(-res) ? 0 : finish(e, op, res);
 }
 
@@ -455,8 +475,9 @@ static int service_op(ep *e, corio_op *op, uint32_t revents)
     switch (op->kind) {
     case CORIO_OP_ACCEPT: return service_accept(e, op);
     case CORIO_OP_RECV: return service_recv(e, op);
-    case CORIO_OP_SEND: return service_send(e, op);
+    case CORIO_OP_SEND: case CORIO_OP_SENDMSG: return service_send(e, op);
     case CORIO_OP_CONNECT: return service_connect(e, op);
+    case CORIO_OP_RECVMSG: return service_recvmsg(e, op);
     default: return finish(e, op, (int)hit);
     }
 }

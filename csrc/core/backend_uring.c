@@ -248,8 +248,8 @@ static int check_features(uring_backend *b, char *why, size_t len)
 static int probe_ops(uring_backend *b, char *why, size_t len)
 {
     static const int ops[] = { IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND,
-                               IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_POLL_ADD,
-                               IORING_OP_ASYNC_CANCEL };
+                               IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_CONNECT,
+                               IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL };
     struct io_uring_probe *p = io_uring_get_probe_ring(&b->ring);
     if (!p)
         return corio_backend_fail(why, len, "io_uring_get_probe", -ENOSYS);
@@ -391,8 +391,16 @@ static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
     case CORIO_OP_CONNECT:
         io_uring_prep_connect(sqe, op->fd, ((corio_connect_op *)op)->addr, ((corio_connect_op *)op)->len);
         break;
-    default:
+    case CORIO_OP_POLL:
         io_uring_prep_poll_add(sqe, op->fd, ((corio_poll_op *)op)->events);
+        break;
+    case CORIO_OP_RECVMSG:
+        io_uring_prep_recvmsg(sqe, op->fd, ((corio_msg_op *)op)->msg,
+                              (unsigned)((corio_msg_op *)op)->flags);
+        break;
+    case CORIO_OP_SENDMSG:
+        io_uring_prep_sendmsg(sqe, op->fd, ((corio_msg_op *)op)->msg,
+                              (unsigned)(((corio_msg_op *)op)->flags | MSG_NOSIGNAL));
         break;
     }
 }
@@ -614,7 +622,7 @@ static int u_submit(corio_backend *base, corio_op *op)
     uring_backend *b = (uring_backend *)base;
     if (op->bstate)
         return -EBUSY;
-    if (op->kind > CORIO_OP_POLL || !op->cb)
+    if (op->kind >= CORIO_OP_COUNT || !op->cb)
         return -EINVAL;
     op->bstate = ST_LIVE;
     if (arm(b, op) < 0)
