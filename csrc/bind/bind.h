@@ -118,6 +118,10 @@ void l_settle(lua_State *L, l_runtime *rt);
 int l_closed(lua_State *L, const char *what);      /* nil, "<what> is closed", "EBADF" */
 /* Seconds from Lua as a delay in ns, clamped to [0, 1e9 s] (NaN is 0). */
 uint64_t l_seconds_ns(lua_Number s);
+/* Field name of the options table at opts (absent or nil: def): as a
+ * boolean; as an int (raising "<fname>: bad option '<name>'" otherwise). */
+int l_opt_bool(lua_State *L, int opts, const char *name, int def);
+int l_opt_int(lua_State *L, int opts, const char *fname, const char *name, int def);
 /* Argument idx as seconds: a number, not NaN (raises naming fname). */
 lua_Number l_check_seconds(lua_State *L, int idx, const char *fname);
 /* Whether the value at idx is the runtime's cancellation error. */

@@ -1,6 +1,5 @@
 /* listener.c: corio.Listener and corio.tcp.listen. */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include "bind.h"
@@ -117,35 +116,6 @@ static int l_listener_tostring(lua_State *L)
     return 1;
 }
 
-/* opts[name] as a boolean, def when absent. */
-static int opt_bool(lua_State *L, int opts, const char *name, int def)
-{
-    if (lua_isnoneornil(L, opts))
-        return def;
-    int t = lua_getfield(L, opts, name);
-    int v = t == LUA_TNIL ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* opts[name] as an int, def when absent; raises naming fname and the
- * option when it is not an integer. */
-static int opt_int(lua_State *L, int opts, const char *fname, const char *name, int def)
-{
-    if (lua_isnoneornil(L, opts))
-        return def;
-    lua_getfield(L, opts, name);
-    int isint, v = def;
-    lua_Integer i = lua_tointegerx(L, -1, &isint);
-    if (isint)
-        v = i < INT_MIN ? INT_MIN : i > INT_MAX ? INT_MAX : (int)i;
-    else if (!lua_isnil(L, -1))
-        luaL_error(L, "%s: bad option '%s' (integer expected, got %s)", fname, name,
-                   luaL_typename(L, -1));
-    lua_pop(L, 1);
-    return v;
-}
-
 /* corio.tcp.listen(host, port [, opts]) */
 static int l_tcp_listen(lua_State *L)
 {
@@ -155,9 +125,9 @@ static int l_tcp_listen(lua_State *L)
         luaL_checktype(L, 3, LUA_TTABLE);
     if (l_resolve(L, 1, &sa, &len) < 0)
         return 3;
-    int backlog = opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
-    int reuseaddr = opt_bool(L, 3, "reuseaddr", 1);
-    int reuseport = opt_bool(L, 3, "reuseport", 0);
+    int backlog = l_opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
+    int reuseaddr = l_opt_bool(L, 3, "reuseaddr", 1);
+    int reuseport = l_opt_bool(L, 3, "reuseport", 0);
     l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
     memset(l, 0, sizeof *l);
     l_setclass(L, CL_LISTENER);

@@ -1,6 +1,7 @@
 /* runtime.c: luaopen_corio_core, the per-state runtime, and the functions
  * that drive the loop: run, step, pollfd. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,32 @@ lua_Number l_check_seconds(lua_State *L, int idx, const char *fname)
     if (s != s)
         luaL_error(L, "%s: bad argument #%d (not a number: NaN)", fname, idx);
     return s;
+}
+
+int l_opt_bool(lua_State *L, int opts, const char *name, int def)
+{
+    if (lua_isnoneornil(L, opts))
+        return def;
+    int t = lua_getfield(L, opts, name);
+    int v = t == LUA_TNIL ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int l_opt_int(lua_State *L, int opts, const char *fname, const char *name, int def)
+{
+    if (lua_isnoneornil(L, opts))
+        return def;
+    lua_getfield(L, opts, name);
+    int isint, v = def;
+    lua_Integer i = lua_tointegerx(L, -1, &isint);
+    if (isint)
+        v = i < INT_MIN ? INT_MIN : i > INT_MAX ? INT_MAX : (int)i;
+    else if (!lua_isnil(L, -1))
+        luaL_error(L, "%s: bad option '%s' (integer expected, got %s)", fname, name,
+                   luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return v;
 }
 
 int l_is_cancel_error(lua_State *L, int idx, l_runtime *rt)

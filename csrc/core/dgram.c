@@ -1,0 +1,144 @@
+/* dgram.c: datagram sockets (dgram.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "dgram.h"
+
+static corio_backend *be(corio_dgram *d) { return d->loop->be; }
+
+static void release(corio_handle *h)
+{
+    corio_dgram *d = (corio_dgram *)h;
+    if (d->fd >= 0)
+        close(d->fd);
+    free(d);
+}
+
+static void maybe_free(corio_dgram *d)
+{
+    if (!d->closed || corio_op_busy(&d->rpoll.op) || corio_op_busy(&d->wpoll.op))
+        return;
+    d->loop->nclosing--;
+    corio_loop_del_handle(&d->h);
+    release(&d->h);
+}
+
+/* Wake the first waiter of q: it retries the syscall. */
+static void wake_first(corio_dgram *d, corio_waitq *q)
+{
+    corio_waiter *w = corio_waitq_pop(q);
+    if (w)
+        corio_task_wake(d->loop, w->task);
+}
+
+static void rpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
+{
+    corio_dgram *d = corio_container_of(op, corio_dgram, rpoll.op);
+    (void)res, (void)data, (void)flags;
+    if (d->closed)
+        maybe_free(d);
+    else
+        wake_first(d, &d->readers);
+}
+
+static void wpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
+{
+    corio_dgram *d = corio_container_of(op, corio_dgram, wpoll.op);
+    (void)res, (void)data, (void)flags;
+    if (d->closed)
+        maybe_free(d);
+    else
+        wake_first(d, &d->writers);
+}
+
+int corio_dgram_open(corio_loop *l, int family, corio_dgram **out)
+{
+    corio_dgram *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (d->fd < 0) {
+        int e = -errno;
+        free(d);
+        return e;
+    }
+    d->loop = l;
+    d->h.release = release;
+    d->rpoll = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb},
+                               .events = POLLIN};
+    d->wpoll = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = d->fd, .cb = wpoll_cb},
+                               .events = POLLOUT};
+    corio_loop_add_handle(l, &d->h);
+    *out = d;
+    return 0;
+}
+
+/* Queue w on q (at the head if again) and make sure readiness is watched
+ * by p; -EAGAIN, or -errno if the poll cannot be armed. */
+static int wait_on(corio_dgram *d, corio_waitq *q, corio_poll_op *p, corio_waiter *w, int again)
+{
+    if (!corio_op_busy(&p->op)) {
+        int rc = be(d)->vt->submit(be(d), &p->op);
+        if (rc < 0)
+            return rc;
+    }
+    if (again)
+        corio_waitq_push_front(q, w);
+    else
+        corio_waitq_push(q, w);
+    return -EAGAIN;
+}
+
+/* After a waiter's turn: if others wait, the next one tries too (the
+ * socket may hold more than one datagram, or room for more). */
+static void pass_on(corio_dgram *d, corio_waitq *q)
+{
+    if (q->head)
+        wake_first(d, q);
+}
+
+int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *from,
+                     socklen_t *fromlen, int *trunc, corio_waiter *w, int again)
+{
+    if (d->readers.head && !again)   /* others wait before us: in order */
+        return wait_on(d, &d->readers, &d->rpoll, w, 0);
+    struct iovec iov = {buf, cap};
+    struct msghdr m = {.msg_name = from, .msg_namelen = fromlen ? *fromlen : 0,
+                       .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(d->fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return wait_on(d, &d->readers, &d->rpoll, w, again);
+    pass_on(d, &d->readers);
+    if (n < 0)
+        return -errno;
+    if (fromlen)
+        *fromlen = m.msg_namelen;
+    *trunc = (m.msg_flags & MSG_TRUNC) != 0;
+    return (size_t)n > cap ? (int)cap : (int)n;
+}
+
+int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
+                     socklen_t tolen, corio_waiter *w, int again)
+{
+    if (d->writers.head && !again)
+        return wait_on(d, &d->writers, &d->wpoll, w, 0);
+    ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return wait_on(d, &d->writers, &d->wpoll, w, again);
+    pass_on(d, &d->writers);
+    return n < 0 ? -errno : (int)n;
+}
+
+void corio_dgram_close(corio_dgram *d)
+{
+    d->closed = 1;
+    d->loop->nclosing++;
+    while (d->readers.head)
+        wake_first(d, &d->readers);
+    while (d->writers.head)
+        wake_first(d, &d->writers);
+    be(d)->vt->cancel(be(d), &d->rpoll.op);   /* no-ops when idle */
+    be(d)->vt->cancel(be(d), &d->wpoll.op);
+    maybe_free(d);
+}
