@@ -160,4 +160,28 @@ describe("idle garbage collection", function()
       end)
     end)
   end)
+
+  it("a pass that is due does not stop the loop polling I/O while tasks are ready", function()
+    lazy_gc(function()
+      corio.run(function()
+        local ls = assert(corio.tcp.listen("127.0.0.1", 0))
+        local acc = corio.spawn(function() return ls:accept() end)
+        local c = assert(corio.tcp.connect("127.0.0.1", select(2, ls:addr())))
+        local s = assert(acc:join())
+        burst(60000)                   -- a pass is due from now on
+        local spins, done = 0, false
+        local spinner = corio.spawn(function()
+          while not done do spins = spins + 1; corio.yield() end
+        end)
+        corio.yield()
+        c:write("x")
+        spins = 0
+        assert.equal("x", s:read())    -- must not wait for the reaps of busy turns
+        done = true
+        spinner:join()
+        assert.is_true(spins <= 3, spins .. " turns before the read completed")
+        c:close(); s:close(); ls:close()
+      end)
+    end)
+  end)
 end)

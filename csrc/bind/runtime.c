@@ -266,7 +266,7 @@ void l_settle(lua_State *L, l_runtime *rt)
 static int wait_events(l_runtime *rt)
 {
     corio_loop *l = &rt->loop;
-    if (!l_idle_due(rt->from, rt))
+    if (l->nready || !l_idle_due(rt->from, rt))   /* (ready tasks: not idle, poll at once) */
         return corio_loop_poll(l, -1);
     uint64_t now = corio_clock_ns(), quiet = now + IDLE_GRACE_NS;
     int rc = 0;

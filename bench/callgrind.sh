@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# corio server instructions per request, counted by valgrind's callgrind.
+#
+#   bash bench/callgrind.sh [TREE...]     each TREE a corio checkout (default: this repo)
+#
+# For each tree and each scenario (echo ping-pong, HTTP keep-alive) on each
+# backend (io_uring, epoll), the tree's own examples/{echo,http}_server.lua
+# (the servers bench/run.sh measures) runs under callgrind while
+# bench/loadgen sends a fixed number of requests.  Instructions are counted,
+# not time, so the figures repeat across runs on a noisy machine and a change
+# in the core can be compared within a few per cent.  Knobs (env): CG_N
+# (requests per measured run, default 100000), CG_CONNS (10), CG_MSG (64,
+# echo message bytes), CG_BUILD (/tmp/corio-cg-build).
+# Output: a markdown table on stdout and in bench/results/callgrind.txt;
+# the raw callgrind totals in bench/results/callgrind-raw.txt.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+N=${CG_N:-100000}
+N0=$(( N / 10 ))
+CONNS=${CG_CONNS:-10}
+MSG=${CG_MSG:-64}
+BUILD=${CG_BUILD:-/tmp/corio-cg-build}
+OUT=$ROOT/bench/results
+LOADGEN=$BUILD/loadgen
+BACKENDS=${CG_BACKENDS:-"io_uring epoll"}
+SCENARIOS=${CG_SCENARIOS:-"echo http"}
+WORK=$(mktemp -d /tmp/corio-cg.XXXXXX)
+T_START=$(date +%s)
+
+SPID=""
+cleanup() {
+  stop_server
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM   # through the EXIT trap: no server left behind
+
+log() { printf '[callgrind %4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ build
+
+build_loadgen() {
+  mkdir -p "$BUILD"
+  gcc -O2 -Wall -o "$LOADGEN" "$ROOT/bench/loadgen.c" -lm || die "loadgen does not build"
+}
+
+# build_tree TREE DIR: a private copy of TREE built in DIR, so that
+# rebuilds of TREE by others (make asan, make clean) cannot change what is
+# measured.  The copied core.so is dropped: it may be a sanitizer build.
+build_tree() {
+  local tree=$1 dir=$2 f
+  rm -rf "$dir"; mkdir -p "$dir"
+  for f in Makefile csrc lua examples; do
+    [ -e "$tree/$f" ] || die "$tree has no $f: not a corio checkout"
+    cp -r "$tree/$f" "$dir/"
+  done
+  rm -f "$dir/lua/corio/core.so"
+  make -C "$dir" all SAN= OPT='-O2 -g' > "$dir/build.log" 2>&1 ||
+    { tail -5 "$dir/build.log" >&2; die "make all failed in $dir"; }
+  if ldd "$dir/lua/corio/core.so" | grep -q -e libasan -e libubsan; then
+    die "$dir/lua/corio/core.so links a sanitizer runtime"
+  fi
+}
+
+# a label for TREE's column: its commit, "+" when csrc/lua/examples differ from it
+tree_label() {
+  local tree=$1 rev
+  rev=$(git -C "$tree" rev-parse --short HEAD 2>/dev/null) || { basename "$tree"; return; }
+  [ -z "$(git -C "$tree" status --porcelain -- csrc lua examples Makefile 2>/dev/null)" ] || rev="$rev+"
+  echo "$rev"
+}
+
+# ------------------------------------------------------------------ server
+
+# start_server DIR KIND BACKEND: the tree's example server under callgrind,
+# on a free port (port 0: the server prints the one it got).  Sets SPID, PORT.
+start_server() {
+  local dir=$1 kind=$2 be=$3 i
+  : > "$WORK/server.out"
+  # --vgdb-prefix keeps valgrind's control FIFOs in $WORK (a killed valgrind leaves them)
+  env CORIO_BACKEND="$be" LUA_PATH="$dir/lua/?.lua;$dir/lua/?/init.lua;;" LUA_CPATH="$dir/lua/?.so;;" \
+    valgrind --tool=callgrind --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$WORK/cg.out" \
+    lua5.4 "$dir/examples/${kind}_server.lua" 127.0.0.1 0 > "$WORK/server.out" 2> "$WORK/server.err" &
+  SPID=$!
+  for i in $(seq 1 600); do
+    PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$WORK/server.out")
+    [ -n "$PORT" ] && return 0
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -5 "$WORK/server.err" >&2
+  die "$kind server ($be) did not start"
+}
+
+# The server is killed, not terminated: under valgrind 3.19 a SIGTERM stays
+# pending while the server waits in io_uring_enter (valgrind keeps signals
+# blocked in that syscall).  Its counts were dumped before.
+stop_server() {
+  [ -n "$SPID" ] || return 0
+  kill -KILL "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=""
+}
+
+# utime+stime of the server (valgrind runs the guest in its own process)
+cpu_ticks() {
+  local s; s=$(cat "/proc/$SPID/stat") || die "server died (see $WORK/server.err)"
+  s=${s##*) }
+  # shellcheck disable=SC2086 # split into the fields on purpose
+  set -- $s
+  echo $(( ${12} + ${13} ))
+}
+
+# Returns once the server has used no CPU for 1 s: it has served the closed
+# connections and run its idle collection pass (due 50 ms after the loop goes
+# quiet), so that work lands in the dump that follows, in every run alike.
+wait_quiet() {
+  local last=-1 now still=0
+  while [ $still -lt 5 ]; do
+    sleep 0.2
+    now=$(cpu_ticks)
+    if [ "$now" = "$last" ]; then still=$(( still + 1 )); else still=0; last=$now; fi
+  done
+}
+
+# dump: callgrind writes the instructions counted since the previous dump
+# (and zeroes its counters); sets IR to that total.  callgrind_control reaches
+# the server through vgdb, which interrupts a blocked syscall (the loop
+# retries it).  Functions that start or stop the server run in the main
+# shell, never in $(...), so the EXIT trap always knows SPID.
+DUMPS=0
+IR=0
+dump() {
+  DUMPS=$(( DUMPS + 1 ))
+  callgrind_control --vgdb-prefix="$WORK/vgdb" --dump "$SPID" > "$WORK/control.log" 2>&1 ||
+    { cat "$WORK/control.log" >&2; die "callgrind_control --dump failed"; }
+  local f=$WORK/cg.out.$DUMPS i
+  for i in $(seq 1 100); do
+    grep -q '^totals:' "$f" 2>/dev/null && break
+    sleep 0.1
+  done
+  IR=$(awk '/^totals:/ { print $2; exit }' "$f")
+  [ -n "$IR" ] || die "no totals in $f"
+}
+
+# load KIND COUNT: exactly COUNT requests over $CONNS connections, one in
+# flight on each, then the connections close
+load() {
+  local kind=$1 count=$2 out rc=0
+  local mode=(-s "$MSG"); [ "$kind" = http ] && mode=(-m http)
+  out=$("$LOADGEN" -p "$PORT" -c "$CONNS" -n "$count" -d 600 "${mode[@]}" 2>&1) || rc=$?
+  [ $rc = 0 ] && [[ $out == *" all_requests=$count "* ]] || die "loadgen ($kind, $count): rc=$rc $out"
+}
+
+# ------------------------------------------------------------------ measure
+
+# measure DIR KIND BACKEND: sets PER_REQ to the server's instructions per request.
+#
+# One server process serves a warm-up, then N0 = N/10 requests, then N; the
+# counts are dumped after each.  Dump A (N0 requests) and dump B (N) each hold
+# the same fixed work besides the requests: 10 connections accepted, their
+# tasks spawned and ended, one idle collection pass.  So (B - A) / (N - N0)
+# is exactly the cost of a request, with start-up (Lua, module load, warm-up
+# to a steady heap, in the first dump) and shutdown (never dumped) left out.
+# Ir counts every user-space instruction of every thread of the process.
+measure() {
+  local dir=$1 kind=$2 be=$3 a b
+  DUMPS=0
+  rm -f "$WORK"/cg.out*
+  start_server "$dir" "$kind" "$be"
+  load "$kind" "$N0"; wait_quiet; dump        # start-up and warm-up: dropped
+  load "$kind" "$N0"; wait_quiet; dump; a=$IR
+  load "$kind" "$N"; wait_quiet; dump; b=$IR
+  stop_server
+  echo "tree=$dir scenario=$kind backend=$be n0=$N0 n=$N ir_n0=$a ir_n=$b" >> "$OUT/callgrind-raw.txt"
+  PER_REQ=$(awk -v a="$a" -v b="$b" -v n0="$N0" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / (n - n0) }')
+}
+
+# ------------------------------------------------------------------ report
+
+scenario_name() {
+  case $1 in
+    echo) echo "echo ping-pong ${MSG} B, $CONNS conns" ;;
+    http) echo "HTTP keep-alive, $CONNS conns" ;;
+  esac
+}
+
+# table LABEL... : reads RES[scenario:backend:index]; ratio columns vs the first tree
+table() {
+  local labels=("$@") k s be i row
+  row="| scenario | backend |"
+  for k in "${!labels[@]}"; do row="$row ${labels[$k]} |"; done
+  for (( k = 1; k < ${#labels[@]}; k++ )); do row="$row ${labels[$k]} / ${labels[0]} |"; done
+  echo "$row"
+  row="|---|---|"
+  for (( k = 0; k < 2 * ${#labels[@]} - 1; k++ )); do row="$row---:|"; done
+  echo "$row"
+  for s in $SCENARIOS; do
+    for be in $BACKENDS; do
+      row="| $(scenario_name "$s") | $be |"
+      for k in "${!labels[@]}"; do row="$row ${RES[$s:$be:$k]} |"; done
+      for (( k = 1; k < ${#labels[@]}; k++ )); do
+        row="$row $(awk -v x="${RES[$s:$be:$k]}" -v y="${RES[$s:$be:0]}" 'BEGIN { printf "%.3f", x / y }') |"
+      done
+      echo "$row"
+    done
+  done
+}
+
+# ------------------------------------------------------------------ main
+
+command -v valgrind > /dev/null && command -v callgrind_control > /dev/null ||
+  die "valgrind is not installed (apt-get install valgrind)"
+[ $# -gt 0 ] || set -- "$ROOT"
+mkdir -p "$OUT"
+: > "$OUT/callgrind-raw.txt"
+build_loadgen
+
+declare -A RES
+LABELS=()
+TREES=()
+i=0
+for tree in "$@"; do
+  tree=$(cd "$tree" && pwd)
+  TREES+=("$tree")
+  dir=$BUILD/$i-$(basename "$tree")
+  LABELS+=("$(tree_label "$tree")")
+  log "tree $i: $tree (${LABELS[$i]}): building in $dir"
+  build_tree "$tree" "$dir"
+  for s in $SCENARIOS; do
+    for be in $BACKENDS; do
+      measure "$dir" "$s" "$be"
+      RES[$s:$be:$i]=$PER_REQ
+      log "  $s $be: ${RES[$s:$be:$i]} instructions/request"
+    done
+  done
+  i=$(( i + 1 ))
+done
+
+{
+  echo "corio server instructions per request (callgrind Ir, user space, whole process;"
+  echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )); $(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo
+  for k in "${!LABELS[@]}"; do echo "- ${LABELS[$k]}: ${TREES[$k]}"; done
+  echo
+  table "${LABELS[@]}"
+} | tee "$OUT/callgrind.txt"
+log "done in $(( $(date +%s) - T_START ))s: $OUT/callgrind.txt"
