@@ -10,7 +10,9 @@
 # not time, so the figures repeat across runs on a noisy machine and a change
 # in the core can be compared within a few per cent.  Knobs (env): CG_N
 # (requests per measured run, default 100000), CG_CONNS (10), CG_MSG (64,
-# echo message bytes), CG_BUILD (/tmp/corio-cg-build).
+# echo message bytes), CG_BUILD (/tmp/corio-cg-build), CG_SCENARIOS ("echo http"),
+# CG_BACKENDS ("io_uring epoll"), CG_KEEP=1 (keep the callgrind dumps, for
+# callgrind_annotate: <name>.2 is the N/10 run, <name>.3 the N run).
 # Output: a markdown table on stdout and in bench/results/callgrind.txt;
 # the raw callgrind totals in bench/results/callgrind-raw.txt.
 set -euo pipefail
@@ -32,7 +34,7 @@ T_START=$(date +%s)
 SPID=""
 cleanup() {
   stop_server
-  rm -rf "$WORK"
+  if [ "${CG_KEEP:-0}" = 1 ]; then log "dumps kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM   # through the EXIT trap: no server left behind
@@ -82,7 +84,7 @@ start_server() {
   : > "$WORK/server.out"
   # --vgdb-prefix keeps valgrind's control FIFOs in $WORK (a killed valgrind leaves them)
   env CORIO_BACKEND="$be" LUA_PATH="$dir/lua/?.lua;$dir/lua/?/init.lua;;" LUA_CPATH="$dir/lua/?.so;;" \
-    valgrind --tool=callgrind --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$WORK/cg.out" \
+    valgrind --tool=callgrind --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$CG_OUT" \
     lua5.4 "$dir/examples/${kind}_server.lua" 127.0.0.1 0 > "$WORK/server.out" 2> "$WORK/server.err" &
   SPID=$!
   for i in $(seq 1 600); do
@@ -137,7 +139,7 @@ dump() {
   DUMPS=$(( DUMPS + 1 ))
   callgrind_control --vgdb-prefix="$WORK/vgdb" --dump "$SPID" > "$WORK/control.log" 2>&1 ||
     { cat "$WORK/control.log" >&2; die "callgrind_control --dump failed"; }
-  local f=$WORK/cg.out.$DUMPS i
+  local f=$CG_OUT.$DUMPS i
   for i in $(seq 1 100); do
     grep -q '^totals:' "$f" 2>/dev/null && break
     sleep 0.1
@@ -169,7 +171,7 @@ load() {
 measure() {
   local dir=$1 kind=$2 be=$3 a b
   DUMPS=0
-  rm -f "$WORK"/cg.out*
+  CG_OUT=$WORK/cg-$(basename "$dir")-$kind-$be.out
   start_server "$dir" "$kind" "$be"
   load "$kind" "$N0"; wait_quiet; dump        # start-up and warm-up: dropped
   load "$kind" "$N0"; wait_quiet; dump; a=$IR

@@ -8,13 +8,13 @@
 /* The op lives in a userdata on the waiting coroutine's stack, so it stays
  * alive until its final callback even if the task is cancelled. */
 typedef struct l_poll {
-    corio_poll_op pop;
+    corio_op pop;
     l_task *task;
 } l_poll;
 
 static void poll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    l_poll *p = corio_container_of(op, l_poll, pop.op);
+    l_poll *p = corio_container_of(op, l_poll, pop);
     (void)data, (void)flags;
     op->bres = res;
     l_task_wake(p->task);
@@ -25,7 +25,7 @@ static void poll_cb(corio_op *op, int res, const void *data, unsigned flags)
 static void poll_interrupt(corio_loop *l, corio_task *t)
 {
     l_poll *p = t->wait_obj;
-    l->be->vt->cancel(l->be, &p->pop.op);
+    l->be->vt->cancel(l->be, &p->pop);
 }
 
 static const corio_wait_ops poll_wait = { "poll", poll_interrupt, 1 };
@@ -36,7 +36,7 @@ static int poll_k(lua_State *L, int status, lua_KContext ctx)
     l_poll *p = lua_touserdata(L, (int)ctx);
     (void)status;
     l_resumed(L, l_rt(L)->current);
-    int res = p->pop.op.bres;
+    int res = p->pop.bres;
     if (res < 0)
         return l_fail(L, res);
     lua_pushfstring(L, "%s%s%s", (res & POLLIN) ? "r" : "", (res & POLLOUT) ? "w" : "",
@@ -57,11 +57,10 @@ static int l_poll_fd(lua_State *L)
     lua_settop(L, 2);
     l_poll *p = lua_newuserdatauv(L, sizeof *p, 0);
     memset(p, 0, sizeof *p);
-    p->pop = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb},
-                             .events = events};
+    p->pop = (corio_op){.kind = CORIO_OP_POLL, .fd = fd, .cb = poll_cb, .events = events};
     p->task = t;
     corio_backend *be = t->rt->loop.be;
-    int rc = be->vt->submit(be, &p->pop.op);
+    int rc = be->vt->submit(be, &p->pop);
     if (rc < 0)
         return l_fail(L, rc);
     return l_suspend(L, t, &poll_wait, p, 3, poll_k);

@@ -39,7 +39,7 @@ enum corio_op_kind {
     CORIO_OP_SEND,    /* one-shot, a corio_send_op; res = bytes sent (may be
                          short) or -errno. MSG_NOSIGNAL always. */
     CORIO_OP_CONNECT, /* one-shot, a corio_connect_op; res = 0 or -errno */
-    CORIO_OP_POLL,    /* one-shot, a corio_poll_op (events: POLLIN...);
+    CORIO_OP_POLL,    /* one-shot (op->events: POLLIN...);
                          res = revents or -errno */
     CORIO_OP_RECVMSG, /* one-shot, a corio_msg_op: recvmsg(2) into the
                          owner's msghdr (name, iovecs, control, all alive
@@ -64,6 +64,9 @@ struct corio_op {
                               with corio_container_of */
     corio_op *bnext, *bprev;  /* backend-private links */
     int bres;                 /* backend-private */
+    uint32_t events;          /* POLL: what to wait for (POLLIN...); it sits in
+                                 what would be padding, so any op that may be a
+                                 POLL at times (a stream's receive) costs nothing */
 };
 
 /* Ops with parameters extend corio_op (as their first member), so a RECV
@@ -80,10 +83,7 @@ typedef struct corio_connect_op {   /* CORIO_OP_CONNECT */
     socklen_t len;
 } corio_connect_op;
 
-typedef struct corio_poll_op {      /* CORIO_OP_POLL */
-    corio_op op;
-    unsigned events;
-} corio_poll_op;
+typedef corio_op corio_poll_op;     /* CORIO_OP_POLL: events in the op */
 
 typedef struct corio_msg_op {       /* CORIO_OP_RECVMSG, CORIO_OP_SENDMSG */
     corio_op op;

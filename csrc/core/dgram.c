@@ -17,7 +17,7 @@ static void release(corio_handle *h)
 
 static void maybe_free(corio_dgram *d)
 {
-    if (!d->closed || corio_op_busy(&d->rpoll.op) || corio_op_busy(&d->wpoll.op))
+    if (!d->closed || corio_op_busy(&d->rpoll) || corio_op_busy(&d->wpoll))
         return;
     d->loop->nclosing--;
     corio_loop_del_handle(&d->h);
@@ -34,7 +34,7 @@ static void wake_first(corio_dgram *d, corio_waitq *q)
 
 static void rpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_dgram *d = corio_container_of(op, corio_dgram, rpoll.op);
+    corio_dgram *d = corio_container_of(op, corio_dgram, rpoll);
     (void)res, (void)data, (void)flags;
     if (d->closed)
         maybe_free(d);
@@ -44,7 +44,7 @@ static void rpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 
 static void wpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
-    corio_dgram *d = corio_container_of(op, corio_dgram, wpoll.op);
+    corio_dgram *d = corio_container_of(op, corio_dgram, wpoll);
     (void)res, (void)data, (void)flags;
     if (d->closed)
         maybe_free(d);
@@ -65,10 +65,8 @@ int corio_dgram_open(corio_loop *l, int family, corio_dgram **out)
     }
     d->loop = l;
     d->h.release = release;
-    d->rpoll = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb},
-                               .events = POLLIN};
-    d->wpoll = (corio_poll_op){.op = {.kind = CORIO_OP_POLL, .fd = d->fd, .cb = wpoll_cb},
-                               .events = POLLOUT};
+    d->rpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb, .events = POLLIN};
+    d->wpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = wpoll_cb, .events = POLLOUT};
     corio_loop_add_handle(l, &d->h);
     *out = d;
     return 0;
@@ -76,10 +74,10 @@ int corio_dgram_open(corio_loop *l, int family, corio_dgram **out)
 
 /* Queue w on q (at the head if again) and make sure readiness is watched
  * by p; -EAGAIN, or -errno if the poll cannot be armed. */
-static int wait_on(corio_dgram *d, corio_waitq *q, corio_poll_op *p, corio_waiter *w, int again)
+static int wait_on(corio_dgram *d, corio_waitq *q, corio_op *p, corio_waiter *w, int again)
 {
-    if (!corio_op_busy(&p->op)) {
-        int rc = be(d)->vt->submit(be(d), &p->op);
+    if (!corio_op_busy(p)) {
+        int rc = be(d)->vt->submit(be(d), p);
         if (rc < 0)
             return rc;
     }
@@ -138,7 +136,7 @@ void corio_dgram_close(corio_dgram *d)
         wake_first(d, &d->readers);
     while (d->writers.head)
         wake_first(d, &d->writers);
-    be(d)->vt->cancel(be(d), &d->rpoll.op);   /* no-ops when idle */
-    be(d)->vt->cancel(be(d), &d->wpoll.op);
+    be(d)->vt->cancel(be(d), &d->rpoll);   /* no-ops when idle */
+    be(d)->vt->cancel(be(d), &d->wpoll);
     maybe_free(d);
 }

@@ -21,7 +21,7 @@ typedef struct corio_dgram {
     corio_loop *loop;
     int fd;
     int closed;
-    corio_poll_op rpoll, wpoll;   /* readiness for the queues below */
+    corio_op rpoll, wpoll;         /* readiness for the queues below */
     corio_waitq readers, writers;
 } corio_dgram;
 
