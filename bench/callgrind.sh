@@ -9,7 +9,8 @@
 # bench/loadgen sends a fixed number of requests.  Instructions are counted,
 # not time, so the figures repeat across runs on a noisy machine and a change
 # in the core can be compared within a few per cent.  Knobs (env): CG_N
-# (requests per measured run, default 100000), CG_CONNS (10), CG_MSG (64,
+# (requests per measured run, default 100000), CG_ROUNDS (3, the figure is
+# their median), CG_CONNS (10), CG_MSG (64,
 # echo message bytes), CG_BUILD (/tmp/corio-cg-build), CG_SCENARIOS ("echo http"),
 # CG_BACKENDS ("io_uring epoll"), CG_KEEP=1 (keep the callgrind dumps, for
 # callgrind_annotate: <name>.2 is the N/10 run, <name>.3 the N run).
@@ -21,6 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 N=${CG_N:-100000}
 N0=$(( N / 10 ))
+ROUNDS=${CG_ROUNDS:-3}
 CONNS=${CG_CONNS:-10}
 MSG=${CG_MSG:-64}
 BUILD=${CG_BUILD:-/tmp/corio-cg-build}
@@ -159,26 +161,35 @@ load() {
 
 # ------------------------------------------------------------------ measure
 
-# measure DIR KIND BACKEND: sets PER_REQ to the server's instructions per request.
+# measure DIR KIND BACKEND: sets PER_REQ to the server's instructions per
+# request (median of ROUNDS) and SPREAD to (max - min) / median, in %.
 #
-# One server process serves a warm-up, then N0 = N/10 requests, then N; the
-# counts are dumped after each.  Dump A (N0 requests) and dump B (N) each hold
-# the same fixed work besides the requests: 10 connections accepted, their
-# tasks spawned and ended, one idle collection pass.  So (B - A) / (N - N0)
-# is exactly the cost of a request, with start-up (Lua, module load, warm-up
-# to a steady heap, in the first dump) and shutdown (never dumped) left out.
-# Ir counts every user-space instruction of every thread of the process.
+# One server process serves a warm-up, then ROUNDS times N0 = N/10 requests
+# and N requests; the counts are dumped after each.  A dump of N0 requests (A)
+# and one of N (B) hold the same fixed work besides the requests: 10
+# connections accepted, their tasks spawned and ended, one idle collection
+# pass.  So (B - A) / (N - N0) is the cost of a request, with start-up (Lua,
+# module load, warm-up to a steady heap: the first dump) and shutdown (never
+# dumped) left out.  Ir counts every user-space instruction of every thread.
+# Rounds differ by up to ~1 % (how many replies the loop finds per wake-up
+# depends on timing); their median does not move by much.
 measure() {
-  local dir=$1 kind=$2 be=$3 a b
+  local dir=$1 kind=$2 be=$3 a b r per=()
   DUMPS=0
   CG_OUT=$WORK/cg-$(basename "$dir")-$kind-$be.out
   start_server "$dir" "$kind" "$be"
   load "$kind" "$N0"; wait_quiet; dump        # start-up and warm-up: dropped
-  load "$kind" "$N0"; wait_quiet; dump; a=$IR
-  load "$kind" "$N"; wait_quiet; dump; b=$IR
+  for r in $(seq 1 "$ROUNDS"); do
+    load "$kind" "$N0"; wait_quiet; dump; a=$IR
+    load "$kind" "$N"; wait_quiet; dump; b=$IR
+    per+=("$(awk -v a="$a" -v b="$b" -v n0="$N0" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / (n - n0) }')")
+    echo "tree=$dir scenario=$kind backend=$be round=$r n0=$N0 n=$N ir_n0=$a ir_n=$b per_req=${per[-1]}" \
+      >> "$OUT/callgrind-raw.txt"
+  done
   stop_server
-  echo "tree=$dir scenario=$kind backend=$be n0=$N0 n=$N ir_n0=$a ir_n=$b" >> "$OUT/callgrind-raw.txt"
-  PER_REQ=$(awk -v a="$a" -v b="$b" -v n0="$N0" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / (n - n0) }')
+  read -r PER_REQ SPREAD < <(printf '%s\n' "${per[@]}" | sort -n |
+    awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                             printf "%.1f %.2f\n", m, (v[NR] - v[1]) * 100 / m }')
 }
 
 # ------------------------------------------------------------------ report
@@ -222,6 +233,7 @@ mkdir -p "$OUT"
 build_loadgen
 
 declare -A RES
+MAX_SPREAD=0 MAX_SPREAD_AT=""
 LABELS=()
 TREES=()
 i=0
@@ -236,18 +248,24 @@ for tree in "$@"; do
     for be in $BACKENDS; do
       measure "$dir" "$s" "$be"
       RES[$s:$be:$i]=$PER_REQ
-      log "  $s $be: ${RES[$s:$be:$i]} instructions/request"
+      log "  $s $be: $PER_REQ instructions/request (rounds within $SPREAD %)"
+      if awk -v x="$SPREAD" -v y="$MAX_SPREAD" 'BEGIN { exit !(x > y) }'; then
+        MAX_SPREAD=$SPREAD; MAX_SPREAD_AT="$s $be, ${LABELS[$i]}"
+      fi
     done
   done
   i=$(( i + 1 ))
 done
 
 {
-  echo "corio server instructions per request (callgrind Ir, user space, whole process;"
-  echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )); $(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo "corio server instructions per request: callgrind Ir (user space, whole process),"
+  echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )), median of $ROUNDS rounds;" \
+       "$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   for k in "${!LABELS[@]}"; do echo "- ${LABELS[$k]}: ${TREES[$k]}"; done
   echo
   table "${LABELS[@]}"
+  echo
+  echo "Rounds of one figure differ by at most $MAX_SPREAD % ($MAX_SPREAD_AT)."
 } | tee "$OUT/callgrind.txt"
 log "done in $(( $(date +%s) - T_START ))s: $OUT/callgrind.txt"

@@ -53,7 +53,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         l_resumed(L, t);
     if (!l->ls)
         return l_closed(L, "listener");
-    if (woken && l_pending(t) && l->ls->count)
+    if (woken && l_pending(t) && l->ls->fds.count)
         corio_listener_pass(l->ls);   /* this task raises below: the next one takes it */
     l_check(L, t);       /* a cancel or deadline that came after the wake */
     if (!ctx) {

@@ -12,23 +12,12 @@
 
 static corio_backend *be(corio_listener *ls) { return ls->loop->be; }
 
-/* Take the oldest accepted fd from the ring (count > 0). */
-static int pop_fd(corio_listener *ls)
-{
-    int fd = ls->fds[ls->head];
-    ls->head = (ls->head + 1) % ls->cap;
-    ls->count--;
-    return fd;
-}
-
 static void release(corio_handle *h)
 {
     corio_listener *ls = (corio_listener *)h;
-    while (ls->count)
-        close(pop_fd(ls));
+    corio_fdq_close_all(&ls->fds);
     if (ls->fd >= 0)
         close(ls->fd);
-    free(ls->fds);
     free(ls);
 }
 
@@ -42,28 +31,13 @@ static void maybe_free(corio_listener *ls)
     }
 }
 
-/* Grow the ring of accepted fds, keeping their order. */
-static int grow(corio_listener *ls)
-{
-    size_t cap = ls->cap ? ls->cap * 2 : 16;
-    int *fds = malloc(cap * sizeof *fds);
-    if (!fds)
-        return -ENOMEM;
-    for (size_t i = 0; i < ls->count; i++)
-        fds[i] = ls->fds[(ls->head + i) % ls->cap];
-    free(ls->fds);
-    ls->fds = fds, ls->cap = cap, ls->head = 0;
-    return 0;
-}
-
 static void push_fd(corio_listener *ls, int fd)
 {
-    if (ls->count == ls->cap && grow(ls) < 0) {
+    if (corio_fdq_push(&ls->fds, fd, 0) < 0) {
         close(fd);
         return;
     }
-    ls->fds[(ls->head + ls->count++) % ls->cap] = fd;
-    if (ls->count >= MAX_QUEUED)
+    if (ls->fds.count >= MAX_QUEUED)
         be(ls)->vt->cancel(be(ls), &ls->accept);
 }
 
@@ -177,9 +151,9 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
 
 int corio_listener_take(corio_listener *ls, corio_waiter *w, int again)
 {
-    if (ls->count) {
-        int fd = pop_fd(ls);
-        if (ls->count)
+    if (ls->fds.count) {
+        int fd = corio_fdq_pop(&ls->fds);
+        if (ls->fds.count)
             corio_listener_pass(ls);   /* more are queued: the next one's turn */
         return fd;
     }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include "backend.h"
 #include "buf.h"
+#include "fdq.h"
 #include "loop.h"
 #include "waitq.h"
 
@@ -71,8 +72,7 @@ typedef struct corio_listener {
     int fd;
     unsigned flags;
     int err;                   /* -errno of a failed accept (reported once) */
-    int *fds;                  /* accepted fds not yet taken (a ring) */
-    size_t head, count, cap;
+    corio_fdq fds;             /* accepted fds not yet taken */
     corio_op accept;
     corio_waitq acceptors;     /* tasks waiting for a connection, in order */
     corio_timer retry;         /* re-arms the accept after a back-off */
