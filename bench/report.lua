@@ -291,6 +291,15 @@ for _, c in ipairs(http_conns) do
   server_table("Plaintext, " .. c .. " connections", "http", "plaintext", c, 1, HTTP_SERVERS)
 end
 
+-- udp: bench/udp.sh writes its section -------------------------------------
+do
+  local f = io.open(OUT .. "/udp.md")
+  if f then
+    w(f:read("a"))
+    f:close()
+  end
+end
+
 -- plots --------------------------------------------------------------------
 local plots = {}
 local function plot(name, title, kind, scen, conns_list, servers, key, ylabel)

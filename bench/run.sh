@@ -6,7 +6,7 @@
 #
 # Knobs (env): DURATION (s per run), WARMUP (s), ROUNDS, ECHO_CONNS, HTTP_CONNS,
 #   PIPE_CONNS, PIPE_DEPTH, IDLE_CONNS, MICRO_N, ONLY (regex of server names),
-#   SKIP_INSTALL=1, SKIP_MICRO=1, SKIP_IDLE=1, BENCH_BUILD (build dir, outside the repo),
+#   SKIP_INSTALL=1, SKIP_MICRO=1, SKIP_IDLE=1, SKIP_UDP=1 (bench/udp.sh), BENCH_BUILD (build dir, outside the repo),
 #   BENCH_OUT (raw results dir, default bench/results).
 # Writes bench/REPORT.md and bench/*.png.  A peer that fails to build or start
 # is reported as n/a with the reason; it never aborts the suite.
@@ -449,6 +449,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 [ "${SKIP_IDLE:-0}" = 1 ] || { log "idle memory ($IDLE_CONNS connections)"; run_idle; }
 [ "${SKIP_MICRO:-0}" = 1 ] || { log "micro-benchmarks (N=$MICRO_N)"; run_micro; }
+rm -f "$OUT/udp.md"   # the report's UDP section comes from this run or none
+[ "${SKIP_UDP:-0}" = 1 ] || { log "UDP echo (bench/udp.sh)"
+  BENCH_BUILD=$BUILD BENCH_OUT=$OUT DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ONLY=$ONLY \
+    SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU bash "$B/udp.sh" > "$LOGS/udp.out" || log "UDP echo failed"; }
 
 log "writing report"
 lua5.4 "$B/report.lua" "$OUT" "$B" || { log "report generation failed"; exit 1; }

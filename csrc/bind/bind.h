@@ -212,7 +212,29 @@ static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t-
 /* stream.c */
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));
-void l_stream_push(lua_State *L, l_runtime *rt, int fd);   /* closed if fd < 0 */
+/* Push a stream on fd (closed if fd < 0); a Unix stream (fd passing,
+ * peercred) when is_unix. */
+void l_stream_push(lua_State *L, l_runtime *rt, int fd, int is_unix);
+/* Connect a new stream to sa from task t: pushes it and suspends until
+ * the connect ends (returns it, or nil, msg, code). */
+int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen_t len,
+                     int is_unix);
+/* The fd of the stream, listener or UDP socket at idx, or -1 if it is
+ * none of them (raises if it is closed). */
+int l_stream_fd(lua_State *L, int idx);
+/* Push a listener bound to sa (path: its socket file, removed at close),
+ * or nil, msg, code; push a listener adopting fd (or nil, msg, code). */
+int l_listener_new(lua_State *L, const struct sockaddr *sa, socklen_t len, int backlog,
+                   int reuseaddr, int reuseport, const char *path);
+int l_listener_adopt(lua_State *L, int fd, int is_unix);
+/* Push a UDP socket adopting fd of family (or nil, msg, code). */
+int l_udp_adopt(lua_State *L, int fd, int family);
+int l_listener_fd(lua_State *L, int idx);
+int l_udp_fd(lua_State *L, int idx);
+/* unix.c: push the path of a Unix socket address ("@name" when abstract,
+ * "" unnamed); 1. */
+struct sockaddr_un;
+int l_push_unix_path(lua_State *L, const struct sockaddr_un *sa, socklen_t len);
 
 
 

@@ -1,12 +1,14 @@
-/* listener.c: corio.Listener and corio.tcp.listen. */
+/* listener.c: corio.Listener (TCP or Unix) and corio.tcp.listen. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "bind.h"
 
-
 typedef struct l_listener {
     corio_listener *ls;       /* NULL once closed */
+    char *path;               /* a Unix listener's socket file, removed at close */
+    int is_unix;              /* accepts Unix streams */
 } l_listener;
 
 static l_listener *check_listener(lua_State *L)
@@ -30,6 +32,11 @@ static void listener_close(l_listener *l)
         return;
     corio_listener_close(l->ls);
     l->ls = NULL;
+    if (l->path) {
+        unlink(l->path);
+        free(l->path);
+        l->path = NULL;
+    }
 }
 
 /* A cancelled acceptor leaves the queue (its waiter is the wait object). */
@@ -65,7 +72,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
     corio_waiter *w = lua_touserdata(L, (int)ctx);
     int fd = corio_listener_take(l->ls, w, woken);
     if (fd >= 0) {
-        l_stream_push(L, t->rt, fd);
+        l_stream_push(L, t->rt, fd, l->is_unix);
         return 1;
     }
     if (fd != -EAGAIN)
@@ -116,6 +123,49 @@ static int l_listener_tostring(lua_State *L)
     return 1;
 }
 
+int l_listener_fd(lua_State *L, int idx)
+{
+    l_listener *l = l_testclass(L, idx, CL_LISTENER);
+    if (!l)
+        return -1;
+    if (!l->ls)
+        luaL_error(L, "listener is closed");
+    return l->ls->fd;
+}
+
+/* A closed listener userdata, pushed. */
+static l_listener *push_listener(lua_State *L, int is_unix)
+{
+    l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
+    memset(l, 0, sizeof *l);
+    l->is_unix = is_unix;
+    l_setclass(L, CL_LISTENER);
+    return l;
+}
+
+int l_listener_new(lua_State *L, const struct sockaddr *sa, socklen_t len, int backlog,
+                   int reuseaddr, int reuseport, const char *path)
+{
+    l_listener *l = push_listener(L, sa->sa_family == AF_UNIX);
+    if (path && !(l->path = strdup(path)))
+        return l_fail(L, -ENOMEM);
+    int rc = corio_listener_open(&l_rt(L)->loop, sa, len, backlog, reuseaddr, reuseport,
+                                 &l->ls);
+    if (rc < 0) {
+        free(l->path);
+        l->path = NULL;
+        return l_fail(L, rc);
+    }
+    return 1;
+}
+
+int l_listener_adopt(lua_State *L, int fd, int is_unix)
+{
+    l_listener *l = push_listener(L, is_unix);
+    int rc = corio_listener_adopt(&l_rt(L)->loop, fd, &l->ls);
+    return rc < 0 ? l_fail(L, rc) : 1;
+}
+
 /* corio.tcp.listen(host, port [, opts]) */
 static int l_tcp_listen(lua_State *L)
 {
@@ -128,12 +178,7 @@ static int l_tcp_listen(lua_State *L)
     int backlog = l_opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
     int reuseaddr = l_opt_bool(L, 3, "reuseaddr", 1);
     int reuseport = l_opt_bool(L, 3, "reuseport", 0);
-    l_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
-    memset(l, 0, sizeof *l);
-    l_setclass(L, CL_LISTENER);
-    int rc = corio_listener_open(&l_rt(L)->loop, (struct sockaddr *)&sa, len, backlog,
-                                 reuseaddr, reuseport, &l->ls);
-    return rc < 0 ? l_fail(L, rc) : 1;
+    return l_listener_new(L, (struct sockaddr *)&sa, len, backlog, reuseaddr, reuseport, NULL);
 }
 
 static const luaL_Reg listener_funcs[] = {

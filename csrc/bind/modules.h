@@ -11,6 +11,7 @@ MODULE(channel)
 MODULE(poll)
 MODULE(signal)
 MODULE(udp)
+MODULE(unix)
 
 CLASS(TASK, "corio.Task")
 CLASS(DEADLINE, "corio.Deadline")

@@ -1,8 +1,11 @@
 /* stream.c: corio.Stream, a TCP connection: read, read_exact, readline,
  * write, shutdown, close, peer, addr, setoption; and corio.tcp.connect. */
+#define _GNU_SOURCE   /* struct ucred */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,12 +20,13 @@
  * until their final callbacks, so the userdata is then held by a registry
  * ref (also when it was closed by __gc: it is resurrected until then). */
 typedef struct l_stream {
-    corio_stream cs;
     l_task *reader;       /* the task inside a read, suspended or woken */
     int anchor;           /* registry ref while closed but still in use */
     uint8_t open;         /* cs set up and not closed */
     uint8_t live;         /* cs set up and not yet released by the loop */
     uint8_t writing;      /* a task is inside a write or the connect */
+    corio_stream cs;      /* last: a Unix stream's extension follows it
+                             (corio_unix_stream) */
 } l_stream;
 
 /* The open core stream, or NULL once closed. */
@@ -82,15 +86,19 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
         corio_task_wake(st->cs.loop, r);
 }
 
-/* Push a new stream userdata, set up on fd, or closed when fd < 0. */
-void l_stream_push(lua_State *L, l_runtime *rt, int fd)
+/* Push a new stream userdata (a Unix stream's when is_unix), set up on
+ * fd, or closed when fd < 0. */
+void l_stream_push(lua_State *L, l_runtime *rt, int fd, int is_unix)
 {
-    l_stream *st = lua_newuserdatauv(L, sizeof *st, 0);
-    memset(st, 0, sizeof *st);
+    size_t size = is_unix ? offsetof(l_stream, cs) + sizeof(corio_unix_stream) : sizeof(l_stream);
+    l_stream *st = lua_newuserdatauv(L, size, 0);
+    memset(st, 0, size);
     st->anchor = LUA_NOREF;
     l_setclass(L, CL_STREAM);
     if (fd >= 0) {
         corio_stream_init(&st->cs, &rt->loop, fd, stream_release);
+        if (is_unix)
+            corio_stream_set_unix(&st->cs);
         st->open = st->live = 1;
     }
 }
@@ -400,6 +408,8 @@ int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, soc
     socklen_t len = sizeof sa;
     if (get(fd, (struct sockaddr *)&sa, &len) < 0)
         return l_fail(L, -errno);
+    if (sa.ss_family == AF_UNIX)
+        return l_push_unix_path(L, (struct sockaddr_un *)&sa, len);
     char host[64];
     int port = corio_addr_format((struct sockaddr *)&sa, host, sizeof host);
     lua_pushstring(L, host);
@@ -437,6 +447,168 @@ static int l_stream_setoption(lua_State *L)
         return l_fail(L, -errno);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* ---- Unix streams: credentials, fd passing ---- */
+
+/* The open Unix stream at arg 1 (raises naming fname otherwise). */
+static l_stream *check_unix(lua_State *L, const char *fname)
+{
+    l_stream *st = check_open(L, fname);
+    if (!(st->cs.flags & CORIO_SF_MSG))
+        luaL_error(L, "%s: not a Unix stream", fname);
+    return st;
+}
+
+int l_stream_fd(lua_State *L, int idx)
+{
+    l_stream *st = l_testclass(L, idx, CL_STREAM);
+    if (!st)
+        return -1;
+    if (!st->open)
+        luaL_error(L, "stream is closed");
+    return st->cs.fd;
+}
+
+/* stream:peercred(): pid, uid, gid of the peer process (at connect). */
+static int l_stream_peercred(lua_State *L)
+{
+    l_stream *st = check_unix(L, "stream:peercred");
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(st->cs.fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return l_fail(L, -errno);
+    lua_pushinteger(L, cr.pid);
+    lua_pushinteger(L, cr.uid);
+    lua_pushinteger(L, cr.gid);
+    return 3;
+}
+
+static int recv_fd_k(lua_State *L, int status, lua_KContext ctx)
+{
+    corio_stream *s = reading(L, status);
+    if (!s)
+        return closed_fail(L);
+    size_t n;
+    int fd = corio_stream_take_fd(s, &n);
+    if (fd >= 0) {
+        lua_pushinteger(L, fd);
+        take(L, s, n);
+        return 2;
+    }
+    if (ended(s))
+        return at_end(L, s);
+    return wait_data(L, lua_touserdata(L, 1), "stream:recv_fd", ctx, recv_fd_k);
+}
+
+/* stream:recv_fd(): the next fd passed to the stream (the caller owns it)
+ * and the bytes from the read position up to the end of the message that
+ * carried it ("" when reads went past them); waits like a read; nil at
+ * end of stream. */
+static int l_stream_recv_fd(lua_State *L)
+{
+    check_unix(L, "stream:recv_fd");
+    lua_settop(L, 1);
+    return start_read(L, "stream:recv_fd", 0, recv_fd_k);
+}
+
+/* A SENDMSG carrying one fd; on the sender's stack until its callback. */
+typedef struct l_sendfd {
+    corio_msg_op op;
+    struct msghdr m;
+    struct iovec iov;
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+    l_task *task;
+} l_sendfd;
+
+static void sendfd_cb(corio_op *op, int res, const void *data, unsigned flags)
+{
+    l_sendfd *p = corio_container_of(op, l_sendfd, op.op);
+    (void)data, (void)flags;
+    op->bres = res;
+    l_task_wake(p->task);
+}
+
+static void sendfd_interrupt(corio_loop *l, corio_task *t)
+{
+    l_sendfd *p = t->wait_obj;
+    l->be->vt->cancel(l->be, &p->op.op);
+}
+
+static const corio_wait_ops sendfd_wait = { "send_fd", sendfd_interrupt, 1 };
+
+/* Stack: 1 stream, 2 fd or object, 3 data, 4 the l_sendfd. */
+static int send_fd_k(lua_State *L, int status, lua_KContext ctx)
+{
+    l_stream *st = lua_touserdata(L, 1);
+    l_sendfd *p = lua_touserdata(L, 4);
+    (void)status, (void)ctx;
+    st->writing = 0;
+    l_resumed(L, l_rt(L)->current);
+    int res = p->op.op.bres;
+    if (!st->open)
+        return closed_fail(L);
+    if (res < 0)
+        return l_fail(L, res);
+    if ((size_t)res < p->iov.iov_len) {   /* the fd went; the rest as a write */
+        lua_settop(L, 1);
+        lua_pushlstring(L, (char *)p->iov.iov_base + res, p->iov.iov_len - (size_t)res);
+        return l_stream_write(L);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The fd to pass at idx: an integer, or a stream, listener or UDP socket
+ * (which stays open: the kernel passes a duplicate). */
+static int fd_to_pass(lua_State *L, int idx, const char *fname)
+{
+    int isint, fd;
+    lua_Integer i = lua_tointegerx(L, idx, &isint);
+    if (isint)
+        fd = i >= 0 && i <= INT32_MAX ? (int)i : -1;
+    else if ((fd = l_stream_fd(L, idx)) < 0 && (fd = l_listener_fd(L, idx)) < 0)
+        fd = l_udp_fd(L, idx);
+    if (fd < 0)
+        luaL_error(L, "%s: bad argument #1 (fd, stream, listener or UDP socket expected)", fname);
+    return fd;
+}
+
+/* stream:send_fd(x [, data]): send one fd with data (default one byte) in
+ * one message; true, or nil, msg, code. */
+static int l_stream_send_fd(lua_State *L)
+{
+    const char *fname = "stream:send_fd";
+    l_stream *st = check_unix(L, fname);
+    int fd = fd_to_pass(L, 2, fname);
+    size_t len;
+    const char *data = luaL_optlstring(L, 3, "", &len);
+    if (len == 0)
+        data = "\0", len = 1;   /* a stream message carries at least a byte */
+    l_task *t = l_enter(L, fname);
+    if (st->writing)
+        return luaL_error(L, "%s: another task is writing this stream", fname);
+    if (st->cs.flags & CORIO_SF_WBROKEN)
+        return l_fail(L, -EPIPE);
+    lua_settop(L, 2);
+    lua_pushlstring(L, data, len);   /* 3: kept alive until sent */
+    l_sendfd *p = lua_newuserdatauv(L, sizeof *p, 0);
+    memset(p, 0, sizeof *p);
+    p->iov = (struct iovec){(void *)lua_tostring(L, 3), len};
+    p->m = (struct msghdr){.msg_iov = &p->iov, .msg_iovlen = 1, .msg_control = p->ctl.b,
+                           .msg_controllen = sizeof p->ctl.b};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&p->m);
+    c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof fd);
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    p->op = (corio_msg_op){.op = {.kind = CORIO_OP_SENDMSG, .fd = st->cs.fd, .cb = sendfd_cb},
+                           .msg = &p->m};
+    p->task = t;
+    corio_backend *be = t->rt->loop.be;
+    int rc = be->vt->submit(be, &p->op.op);
+    if (rc < 0)
+        return l_fail(L, rc);
+    st->writing = 1;
+    return l_suspend(L, t, &sendfd_wait, p, 0, send_fd_k);
 }
 
 static int l_stream_tostring(lua_State *L)
@@ -485,31 +657,39 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
     return -1;
 }
 
+int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen_t len,
+                     int is_unix)
+{
+    l_runtime *rt = t->rt;
+    l_stream_push(L, rt, -1, is_unix);
+    int idx = lua_gettop(L);
+    l_stream *st = lua_touserdata(L, idx);
+    int rc = corio_stream_connect(&st->cs, &rt->loop, sa, len, &t->t, stream_release);
+    if (rc < 0)
+        return l_fail(L, rc);
+    if (is_unix)
+        corio_stream_set_unix(&st->cs);
+    st->open = st->live = 1;
+    if (st->cs.conn_res != 1) {
+        rc = st->cs.conn_res;
+        stream_close(L, idx, st);
+        return l_fail(L, rc);
+    }
+    st->writing = 1;
+    return l_suspend(L, t, &write_wait, st, idx, connect_k);
+}
+
 static int l_tcp_connect(lua_State *L)
 {
     struct sockaddr_storage sa;
     socklen_t len;
-    l_runtime *rt = l_rt(L);
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     l_task *t = l_enter(L, "corio.tcp.connect");
     if (l_resolve(L, 0, &sa, &len) < 0)
         return 3;
     lua_settop(L, 3);
-    l_stream_push(L, rt, -1);
-    l_stream *st = lua_touserdata(L, 4);
-    int rc = corio_stream_connect(&st->cs, &rt->loop, (struct sockaddr *)&sa, len,
-                                  &t->t, stream_release);
-    if (rc < 0)
-        return l_fail(L, rc);
-    st->open = st->live = 1;
-    if (st->cs.conn_res != 1) {
-        rc = st->cs.conn_res;
-        stream_close(L, 4, st);
-        return l_fail(L, rc);
-    }
-    st->writing = 1;
-    return l_suspend(L, t, &write_wait, st, 4, connect_k);
+    return l_stream_connect(L, t, (struct sockaddr *)&sa, len, 0);
 }
 
 static const luaL_Reg stream_funcs[] = {
@@ -522,6 +702,8 @@ static const luaL_Reg stream_methods[] = {
     {"shutdown", l_stream_shutdown}, {"close", l_stream_close},
     {"peer", l_stream_peer},         {"addr", l_stream_addr},
     {"setoption", l_stream_setoption}, {"__close", l_stream_gc},
+    {"peercred", l_stream_peercred}, {"send_fd", l_stream_send_fd},
+    {"recv_fd", l_stream_recv_fd},
     {"__gc", l_stream_gc},           {"__tostring", l_stream_tostring},
     {NULL, NULL},
 };

@@ -137,6 +137,29 @@ static int l_udp_bind(lua_State *L)
     return 1;
 }
 
+int l_udp_fd(lua_State *L, int idx)
+{
+    l_udp *u = l_testclass(L, idx, CL_UDP);
+    if (!u)
+        return -1;
+    if (!u->d)
+        luaL_error(L, "socket is closed");
+    return u->d->fd;
+}
+
+int l_udp_adopt(lua_State *L, int fd, int family)
+{
+    l_udp *u = push_udp(L);
+    int rc = corio_dgram_adopt(&l_rt(L)->loop, fd, &u->d);
+    if (rc < 0)
+        return l_fail(L, rc);
+    u->family = family;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    u->connected = getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+    return 1;
+}
+
 /* corio.udp.connect(host, port): a socket whose datagrams go to and come
  * only from host:port. */
 static int l_udp_connect(lua_State *L)

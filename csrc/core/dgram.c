@@ -54,15 +54,21 @@ static void wpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 
 int corio_dgram_open(corio_loop *l, int family, corio_dgram **out)
 {
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = corio_dgram_adopt(l, fd, out);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int corio_dgram_adopt(corio_loop *l, int fd, corio_dgram **out)
+{
     corio_dgram *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
-    d->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (d->fd < 0) {
-        int e = -errno;
-        free(d);
-        return e;
-    }
+    d->fd = fd;
     d->loop = l;
     d->h.release = release;
     d->rpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb, .events = POLLIN};

@@ -29,6 +29,10 @@ typedef struct corio_dgram {
  * freed by the loop once closed and idle. 0 or -errno. */
 int corio_dgram_open(corio_loop *l, int family, corio_dgram **out);
 
+/* The same over fd, a non-blocking datagram socket the caller hands over
+ * (closed with it). 0 or -ENOMEM (fd still the caller's). */
+int corio_dgram_adopt(corio_loop *l, int fd, corio_dgram **out);
+
 /* Receive one datagram into buf (cap bytes; a longer one is cut, and
  * *trunc set), the sender's address into from (*fromlen in/out; NULL for
  * none). Bytes, or -EAGAIN with w queued (at the head if again: a waiter

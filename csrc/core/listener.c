@@ -133,14 +133,20 @@ int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
                         int backlog, int reuseaddr, int reuseport,
                         corio_listener **out)
 {
+    int fd = listen_fd(sa, len, backlog, reuseaddr, reuseport);
+    if (fd < 0)
+        return fd;
+    int rc = corio_listener_adopt(l, fd, out);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int corio_listener_adopt(corio_loop *l, int fd, corio_listener **out)
+{
     corio_listener *ls = calloc(1, sizeof *ls);
     if (!ls)
         return -ENOMEM;
-    int fd = listen_fd(sa, len, backlog, reuseaddr, reuseport);
-    if (fd < 0) {
-        free(ls);
-        return fd;
-    }
     ls->loop = l, ls->fd = fd, ls->h.release = release;
     ls->accept = (corio_op){.kind = CORIO_OP_ACCEPT, .fd = fd, .cb = accept_cb};
     ls->retry.cb = retry_fire;

@@ -1,6 +1,8 @@
-/* stream.c: a connected socket: read buffer fed by a multishot RECV, whole
+/* stream.c: a connected socket: read buffer fed by a multishot RECV (or,
+ * on a Unix stream, by recvmsg on readiness, keeping passed fds), whole
  * writes as resubmitted SENDs, non-blocking connect. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,8 +44,15 @@ static void wreq_done(corio_stream *s)
     corio_pool_give(&s->loop->wreqs, w);
 }
 
+static corio_unix_stream *unix_of(corio_stream *s)
+{
+    return (corio_unix_stream *)s;
+}
+
 void corio_stream_dispose(corio_stream *s)
 {
+    if (s->flags & CORIO_SF_MSG)
+        corio_fdq_close_all(&unix_of(s)->fds);
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -60,10 +69,75 @@ static void apply_backpressure(corio_stream *s)
         be(s)->vt->cancel(be(s), &s->recv);
 }
 
+/* Keep the fds of the SCM_RIGHTS messages in m, marked with the byte
+ * count; any that cannot be queued is closed (the stream reports it as
+ * -ENOMEM on its next read). */
+static void keep_fds(corio_unix_stream *u, struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+            if (corio_fdq_push(&u->fds, fd, u->received) < 0) {
+                close(fd);
+                u->s.rerr = -ENOMEM;
+            }
+        }
+    }
+}
+
+/* One recvmsg into the read buffer: bytes, 0 at the end, or -errno. */
+static int recv_one(corio_unix_stream *u)
+{
+    char buf[32768];
+    union { struct cmsghdr h; char b[CMSG_SPACE(CORIO_UNIX_MAX_FDS * sizeof(int))]; } ctl;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof ctl.b};
+    ssize_t n = recvmsg(u->s.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return -errno;
+    if (n > 0 && corio_buf_append(&u->s.rbuf, buf, (size_t)n) < 0)
+        return -ENOMEM;
+    u->received += (uint64_t)n;
+    keep_fds(u, &m);
+    return (int)n;
+}
+
+/* A Unix stream turned readable: take what the socket holds, up to the
+ * backpressure mark, then wake the reader (the POLL is re-armed when a
+ * reader wants more). */
+static void recv_msgs(corio_stream *s, int res)
+{
+    while (res >= 0 && s->rbuf.len <= CORIO_STREAM_HWM && !s->rerr) {
+        int n = recv_one(unix_of(s));
+        if (n == 0)
+            s->flags |= CORIO_SF_EOF;
+        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR || n == 0)
+            break;
+        if (n < 0)
+            s->rerr = (int16_t)n;
+    }
+    if (res < 0 && res != -ECANCELED)
+        s->rerr = (int16_t)res;
+    if (s->flags & CORIO_SF_CLOSED) {
+        maybe_free(s);
+        return;
+    }
+    corio_task_wake_slot(s->loop, &s->reader);
+}
+
 /* RECV callback: every byte received is kept, also when a cancel raced. */
 static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_stream *s = corio_container_of(op, corio_stream, recv);
+    if (s->flags & CORIO_SF_MSG) {
+        recv_msgs(s, (s->flags & CORIO_SF_CLOSED) ? -ECANCELED : res);
+        return;
+    }
     if (res > 0 && corio_buf_append(&s->rbuf, data, (size_t)res) < 0)
         s->rerr = -ENOMEM;
     else if (res == 0)
@@ -154,6 +228,26 @@ void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
     s->recv.fd = fd;
     s->recv.cb = recv_cb;
     corio_loop_add_handle(l, &s->h);
+}
+
+void corio_stream_set_unix(corio_stream *s)
+{
+    corio_unix_stream *u = unix_of(s);
+    s->flags |= CORIO_SF_MSG;
+    s->recv.kind = CORIO_OP_POLL;
+    s->recv.events = POLLIN;
+    u->fds = (corio_fdq){0};
+    u->received = 0;
+}
+
+int corio_stream_take_fd(corio_stream *s, size_t *data_len)
+{
+    corio_unix_stream *u = unix_of(s);
+    if (!(s->flags & CORIO_SF_MSG) || !u->fds.count)
+        return -EAGAIN;
+    uint64_t pos = u->received - s->rbuf.len, mark = corio_fdq_first(&u->fds)->mark;
+    *data_len = mark > pos ? (size_t)(mark - pos) : 0;
+    return corio_fdq_pop(&u->fds);
 }
 
 int corio_stream_connect(corio_stream *s, corio_loop *l, const struct sockaddr *sa,

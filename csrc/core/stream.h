@@ -31,6 +31,8 @@ enum {
     CORIO_SF_WBROKEN = 16,  /* a write was interrupted after some of its bytes
                                went out: the peer has part of a message, so
                                later writes fail with -EPIPE */
+    CORIO_SF_MSG = 32,      /* a Unix stream (corio_unix_stream): received with
+                               recvmsg on readiness, keeping passed fds */
 };
 
 /* iovecs kept inline in a write state (most writes are one to four
@@ -66,6 +68,19 @@ typedef struct corio_stream {
     corio_wreq *w;             /* write in progress (until its final callback) */
 } corio_stream;
 
+/* A Unix stream: fds passed to it (SCM_RIGHTS) queue in arrival order
+ * with the stream's byte count at the end of the message that brought
+ * them; reads never drop one. Its receive is a POLL followed by recvmsg
+ * calls, since a plain recv would make the kernel close passed fds. */
+typedef struct corio_unix_stream {
+    corio_stream s;            /* first */
+    corio_fdq fds;
+    uint64_t received;         /* bytes received so far */
+} corio_unix_stream;
+
+/* Most fds one message may carry; more are closed by the kernel. */
+#define CORIO_UNIX_MAX_FDS 32
+
 typedef struct corio_listener {
     corio_handle h;
     corio_loop *loop;
@@ -86,7 +101,17 @@ typedef struct corio_listener {
 void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
                        void (*release)(corio_handle *h));
 
-/* Close the fd and free the buffers (no I/O): for release functions. */
+/* Make s, just set up on a Unix stream socket, a corio_unix_stream (the
+ * memory after s is the caller's to provide). */
+void corio_stream_set_unix(corio_stream *s);
+
+/* A Unix stream's next passed fd (-EAGAIN when none has come), and into
+ * *data_len how many buffered bytes precede the end of the message that
+ * brought it (0 when reads have already gone past it). */
+int corio_stream_take_fd(corio_stream *s, size_t *data_len);
+
+/* Close the fd and free the buffers (and any passed fd still queued; no
+ * I/O): for release functions. */
 void corio_stream_dispose(corio_stream *s);
 
 /* Create a socket and set up s on it (as corio_stream_init), then start
@@ -120,6 +145,10 @@ int corio_stream_shutdown(corio_stream *s);
 int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
                         int backlog, int reuseaddr, int reuseport,
                         corio_listener **out);
+
+/* A listener on fd, a listening socket (non-blocking) the caller hands
+ * over: closed with the listener. 0 or -ENOMEM (fd still the caller's). */
+int corio_listener_adopt(corio_loop *l, int fd, corio_listener **out);
 
 /* Take an accepted fd (>= 0), or queue w (its task set by the caller; at
  * the head when again is set: a waiter woken but beaten to the connection

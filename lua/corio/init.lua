@@ -10,6 +10,7 @@ local internal = {
   on_exit = true, Task = true, signal_open = true, getpid = true,
   check = true, channel = true, chan_detach = true, Channel = true,
   buf_scanned = true, udp_bind = true, udp_connect = true,
+  unix_listen = true, unix_connect = true,
 }
 for name, fn in pairs(core) do
   if not internal[name] then corio[name] = fn end
@@ -18,6 +19,7 @@ corio._core = core
 
 corio.tcp = { listen = core.tcp_listen, connect = core.tcp_connect }
 corio.udp = { bind = core.udp_bind, connect = core.udp_connect }
+corio.unix = { listen = core.unix_listen, connect = core.unix_connect }
 
 local function argerror(fname, n, expected, v)
   error(("%s: bad argument #%d (%s expected, got %s)"):format(fname, n, expected, type(v)), 3)

@@ -1,0 +1,135 @@
+-- The tables of bench/udp.sh: its raw per-run lines into markdown.
+-- usage: lua5.4 bench/udp_report.lua RAW_FILE OUT_MD "PARAMS"
+local RAW, OUT_MD, PARAMS = arg[1], arg[2], arg[3] or ""
+
+local SERVERS = { "corio-uring", "corio-epoll", "c-udp", "luv" }
+local LABEL = { ["corio-uring"] = "corio (io_uring)", ["corio-epoll"] = "corio (epoll)",
+                ["c-udp"] = "raw C recvmsg/sendmsg", luv = "luv (Lua 5.4)" }
+-- the issue's targets: corio's req/s against each peer's
+local TARGETS = { { peer = "c-udp", need = 0.9 }, { peer = "luv", need = 1.3 } }
+
+local function parse_line(line)
+  local t = {}
+  for k, v in line:gmatch("(%S-)=(%S*)") do t[k] = v end
+  return t
+end
+
+local function median(xs)
+  if #xs == 0 then return nil end
+  local s = table.move(xs, 1, #xs, 1, {})
+  table.sort(s)
+  local n = #s
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function fmt(x, p) return x and string.format("%." .. (p or 1) .. "f", x) or "n/a" end
+local function fmt_int(x)
+  if not x then return "n/a" end
+  return (string.format("%.0f", x):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+end
+local function ratio(a, b) return a and b and b > 0 and a / b or nil end
+local function fmt_ratio(r) return r and string.format("%.2fx", r) or "n/a" end
+
+-- ---------------------------------------------------------------- input
+local runs, na, clients_seen, clients_list = {}, {}, {}, {}
+for line in io.lines(RAW) do
+  local r = parse_line(line)
+  if r.status == "n/a" then
+    na[r.server] = (r.reason or "?"):gsub("_", " ")
+  elseif r.server then
+    local key = r.server .. "|" .. r.clients
+    runs[key] = runs[key] or {}
+    table.insert(runs[key], r)
+    if not clients_seen[r.clients] then
+      clients_seen[r.clients] = true
+      clients_list[#clients_list + 1] = tonumber(r.clients)
+    end
+  end
+end
+table.sort(clients_list)
+
+-- medians of one (server, clients): nil if it never ran
+local KEYS = { "rps", "cpu_us_per_dgram", "p50_us", "p99_us", "server_util_pct", "load_util_pct",
+               "foreign_pct", "load_foreign_pct" }
+local function stats(server, clients)
+  local rows = runs[server .. "|" .. clients]
+  if not rows then return nil end
+  local acc, m = {}, { runs = #rows, ok = 0, bad = 0, lost = 0, stale = 0, per_round = {} }
+  for _, k in ipairs(KEYS) do acc[k] = {} end
+  for _, r in ipairs(rows) do
+    local rps = tonumber(r.rps)
+    if (tonumber(r.verify_errors) or 0) > 0 or r.rc ~= "0" or r.server_alive ~= "1" then m.bad = m.bad + 1 end
+    m.lost = m.lost + (tonumber(r.lost) or 0)
+    m.stale = m.stale + (tonumber(r.stale) or 0)
+    m.per_round[#m.per_round + 1] = rps and string.format("%.0fk", rps / 1e3) or "–"
+    if rps and rps > 0 then
+      m.ok = m.ok + 1
+      for _, k in ipairs(KEYS) do acc[k][#acc[k] + 1] = tonumber(r[k]) end
+    end
+  end
+  for _, k in ipairs(KEYS) do m[k] = median(acc[k]) end
+  return m
+end
+
+-- ---------------------------------------------------------------- output
+local md = {}
+local function w(...) md[#md + 1] = table.concat({ ... }) end
+
+local function targets_table()
+  w("| target | required | measured | verdict |")
+  w("|---|---:|---:|---|")
+  for _, c in ipairs(clients_list) do
+    for _, s in ipairs({ "corio-uring", "corio-epoll" }) do
+      local m = stats(s, c)
+      for _, t in ipairs(TARGETS) do
+        local p = stats(t.peer, c)
+        local r = ratio(m and m.rps, p and p.rps)
+        w("| ", c, c == 1 and " client" or " clients", ": ", LABEL[s], " ÷ ", LABEL[t.peer], " | >= ",
+          string.format("%.2fx", t.need), " | ", fmt_ratio(r), " | ",
+          r and (r >= t.need and "met" or "missed") or "n/a", " |")
+      end
+    end
+  end
+  w("")
+end
+
+local function server_table(c)
+  local raw_c, luv = stats("c-udp", c), stats("luv", c)
+  w("### ", c, c == 1 and " client" or " clients", " (one datagram in flight each)\n")
+  w("| server | req/s (median) | ÷ raw C | ÷ luv | server CPU µs/datagram | p50 µs | p99 µs |",
+    " lost / stale | busy % server / load core | other load % server / load core | req/s per round | runs |")
+  w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+  for _, s in ipairs(SERVERS) do
+    local m = stats(s, c)
+    if m and m.rps then
+      w("| ", LABEL[s], " | ", fmt_int(m.rps), " | ", fmt_ratio(ratio(m.rps, raw_c and raw_c.rps)), " | ",
+        fmt_ratio(ratio(m.rps, luv and luv.rps)), " | ", fmt(m.cpu_us_per_dgram, 2), " | ", fmt(m.p50_us),
+        " | ", fmt(m.p99_us), " | ", m.lost, " / ", m.stale, " | ", fmt(m.server_util_pct, 0), " / ",
+        fmt(m.load_util_pct, 0), " | ", fmt(m.foreign_pct, 0), " / ", fmt(m.load_foreign_pct, 0), " | ",
+        table.concat(m.per_round, ", "), " | ", m.ok, "/", m.runs,
+        m.bad > 0 and (" ⚠ " .. m.bad .. " with errors") or "", " |")
+    else
+      w("| ", LABEL[s], " | n/a | | | | | | | | | | ", na[s] or (m and "no successful run" or "not run"), " |")
+    end
+  end
+  w("")
+end
+
+w("## UDP echo\n")
+w("Generated by `bench/udp.sh` (", PARAMS, "). ",
+  "Ping-pong with 64-byte datagrams: `bench/udpgen` (C, epoll) drives N connected UDP sockets, ",
+  "each with one datagram in flight, and checks every echo byte for byte. ",
+  "Servers: corio's `examples/udp_echo.lua` on each backend, `bench/servers/udp_echo.c` ",
+  "(one socket, blocking recvmsg/sendmsg), `bench/servers/luv_udp_echo.lua`. ",
+  "Each runs pinned to one core and the load generator to the other; servers alternate within each ",
+  "round and figures are medians over rounds. Server CPU = utime+stime of the server over the run ",
+  "(warm-up included) ÷ all datagrams it echoed. Lost = datagrams not echoed within the timeout, ",
+  "stale = echoes that came after that (both summed over all runs).\n")
+w("Targets (issue: corio >= 0.9x a raw C UDP echo server and >= 1.3x luv, at 1 and 100 clients); ",
+  "ratios are corio's req/s ÷ the peer's:\n")
+targets_table()
+for _, c in ipairs(clients_list) do server_table(c) end
+
+local f = assert(io.open(OUT_MD, "w"))
+f:write(table.concat(md, "\n"), "\n")
+f:close()
