@@ -3,26 +3,32 @@
 #
 #   bash bench/callgrind.sh [TREE...]     each TREE a corio checkout (default: this repo)
 #
-# For each tree and each scenario (echo ping-pong, HTTP keep-alive) on each
+# For each tree, each scenario (echo ping-pong, HTTP keep-alive) and each
 # backend (io_uring, epoll), the tree's own examples/{echo,http}_server.lua
 # (the servers bench/run.sh measures) runs under callgrind while
 # bench/loadgen sends a fixed number of requests.  Instructions are counted,
-# not time, so the figures repeat across runs on a noisy machine and a change
-# in the core can be compared within a few per cent.  Knobs (env): CG_N
-# (requests per measured run, default 100000), CG_ROUNDS (3, the figure is
-# their median), CG_CONNS (10), CG_MSG (64,
-# echo message bytes), CG_BUILD (/tmp/corio-cg-build), CG_SCENARIOS ("echo http"),
-# CG_BACKENDS ("io_uring epoll"), CG_KEEP=1 (keep the callgrind dumps, for
-# callgrind_annotate: <name>.2 is the N/10 run, <name>.3 the N run).
-# Output: a markdown table on stdout and in bench/results/callgrind.txt;
-# the raw callgrind totals in bench/results/callgrind-raw.txt.
+# not time, so the figures repeat on a noisy machine and a change in the core
+# can be compared within a few per cent (see bench/CALLGRIND.md).
+#
+# Knobs (env):
+#   CG_N=100000          requests per measured run (and N/10 for the short run)
+#   CG_ROUNDS=2          measured rounds per server; the figure is their median
+#   CG_CPU=1             the CPU that server and load generator share
+#   CG_CONNS=10 CG_MSG=64   connections, echo message bytes
+#   CG_SCENARIOS="echo http" CG_BACKENDS="io_uring epoll"
+#   CG_BUILD=/tmp/corio-cg-build   where loadgen and the tree copies are built
+#   CG_KEEP=1            keep the callgrind dumps for callgrind_annotate
+#                        (<name>.1 start-up; then per round, N/10 and N)
+# Output: a markdown table on stdout and in bench/results/callgrind.txt,
+# the raw totals of every round in bench/results/callgrind-raw.txt.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 N=${CG_N:-100000}
 N0=$(( N / 10 ))
-ROUNDS=${CG_ROUNDS:-3}
+ROUNDS=${CG_ROUNDS:-2}
+CPU=${CG_CPU:-1}
 CONNS=${CG_CONNS:-10}
 MSG=${CG_MSG:-64}
 BUILD=${CG_BUILD:-/tmp/corio-cg-build}
@@ -43,6 +49,25 @@ trap 'exit 130' INT TERM   # through the EXIT trap: no server left behind
 
 log() { printf '[callgrind %4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ pinning
+
+# Server and load generator share one CPU, the load generator at real-time
+# priority: woken by a reply, it sends the next request at once, before the
+# server goes on.  So the server finds the same work at every wake-up in
+# every run.  Left to the scheduler, the race between the two (does a read
+# find the next request already there, how many completions does one
+# io_uring_enter reap) moved the figures by up to 5 % between runs; pinned
+# this way, rounds agree within 0.1 % and whole runs within 0.5 %.
+set_pinning() {
+  [ "$CPU" -lt "$(nproc)" ] || CPU=0
+  SERVER_RUN=(taskset -c "$CPU")
+  LOAD_RUN=(taskset -c "$CPU" chrt -f 1)
+  if ! "${LOAD_RUN[@]}" true 2> /dev/null; then
+    log "warning: chrt -f refused (no CAP_SYS_NICE?): load generator at normal priority, figures less stable"
+    LOAD_RUN=(taskset -c "$CPU")
+  fi
+}
 
 # ------------------------------------------------------------------ build
 
@@ -86,7 +111,7 @@ start_server() {
   : > "$WORK/server.out"
   # --vgdb-prefix keeps valgrind's control FIFOs in $WORK (a killed valgrind leaves them)
   env CORIO_BACKEND="$be" LUA_PATH="$dir/lua/?.lua;$dir/lua/?/init.lua;;" LUA_CPATH="$dir/lua/?.so;;" \
-    valgrind --tool=callgrind --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$CG_OUT" \
+    "${SERVER_RUN[@]}" valgrind --tool=callgrind --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$CG_OUT" \
     lua5.4 "$dir/examples/${kind}_server.lua" 127.0.0.1 0 > "$WORK/server.out" 2> "$WORK/server.err" &
   SPID=$!
   for i in $(seq 1 600); do
@@ -155,7 +180,7 @@ dump() {
 load() {
   local kind=$1 count=$2 out rc=0
   local mode=(-s "$MSG"); [ "$kind" = http ] && mode=(-m http)
-  out=$("$LOADGEN" -p "$PORT" -c "$CONNS" -n "$count" -d 600 "${mode[@]}" 2>&1) || rc=$?
+  out=$("${LOAD_RUN[@]}" "$LOADGEN" -p "$PORT" -c "$CONNS" -n "$count" -d 600 "${mode[@]}" 2>&1) || rc=$?
   [ $rc = 0 ] && [[ $out == *" all_requests=$count "* ]] || die "loadgen ($kind, $count): rc=$rc $out"
 }
 
@@ -171,8 +196,6 @@ load() {
 # pass.  So (B - A) / (N - N0) is the cost of a request, with start-up (Lua,
 # module load, warm-up to a steady heap: the first dump) and shutdown (never
 # dumped) left out.  Ir counts every user-space instruction of every thread.
-# Rounds differ by up to ~1 % (how many replies the loop finds per wake-up
-# depends on timing); their median does not move by much.
 measure() {
   local dir=$1 kind=$2 be=$3 a b r per=()
   DUMPS=0
@@ -230,6 +253,7 @@ command -v valgrind > /dev/null && command -v callgrind_control > /dev/null ||
 [ $# -gt 0 ] || set -- "$ROOT"
 mkdir -p "$OUT"
 : > "$OUT/callgrind-raw.txt"
+set_pinning
 build_loadgen
 
 declare -A RES

@@ -68,7 +68,7 @@ static void q_unlink(ch_wait *w)
 
 static ch_wait *q_head(ch_queue *q)
 {
-    return (ch_wait *)q->head;
+    return (ch_wait *)corio_waitq_first(q);
 }
 
 static ch_wait *new_wait(l_runtime *rt)
@@ -147,7 +147,7 @@ static int wake_one(lua_State *L, l_chan *ch, ch_wait *w, int nv)
  * one did (the value is gone), 0 if none (still on top). */
 static int wake_first(lua_State *L, l_chan *ch, ch_queue *q)
 {
-    while (q->head) {
+    while (q->n) {
         ch_wait *w = q_head(q);
         q_unlink(w);
         lua_pushvalue(L, -1);
@@ -162,7 +162,7 @@ static int wake_first(lua_State *L, l_chan *ch, ch_queue *q)
 /* Wake every waiter of q with the value on top of L (popped). */
 static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
 {
-    while (q->head) {
+    while (q->n) {
         ch_wait *w = q_head(q);
         q_unlink(w);
         lua_pushvalue(L, -1);
@@ -176,7 +176,7 @@ static void wake_all(lua_State *L, l_chan *ch, ch_queue *q)
  * case's from its node. 0 (nothing pushed) if no sender. */
 static int take_sender(lua_State *L, l_chan *ch)
 {
-    while (ch->sendq.head) {
+    while (ch->sendq.n) {
         ch_wait *w = q_head(&ch->sendq);
         q_unlink(w);
         int ok = 1;
@@ -428,7 +428,7 @@ static int l_chan_capacity(lua_State *L)
  * entry, so a later cancel does not touch freed memory. */
 static void drain(lua_State *L, l_chan *ch, ch_queue *q)
 {
-    while (q->head) {
+    while (q->n) {
         ch_wait *w = q_head(q);
         if (w->node == LUA_NOREF && w->cw.task->wait_obj == w)
             w->cw.task->wait_obj = NULL;

@@ -219,8 +219,8 @@ static corio_dgram *resumed(lua_State *L, int status, int wi, corio_waitq *(*q)(
     l_task *t = l_rt(L)->current;
     if (status == LUA_YIELD && wi) {
         corio_waiter *w = lua_touserdata(L, wi);
-        if (u->d && !w->q && l_pending(t) && q(u->d)->head)
-            corio_task_wake(u->d->loop, q(u->d)->head->task);
+        if (u->d && !w->q && l_pending(t) && q(u->d)->n)
+            corio_task_wake(u->d->loop, corio_waitq_first(q(u->d))->task);
         l_resumed(L, t);
     }
     l_check(L, t);

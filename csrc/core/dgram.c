@@ -17,11 +17,8 @@ static void release(corio_handle *h)
 
 static void maybe_free(corio_dgram *d)
 {
-    if (!d->closed || corio_op_busy(&d->rpoll) || corio_op_busy(&d->wpoll))
-        return;
-    d->loop->nclosing--;
-    corio_loop_del_handle(&d->h);
-    release(&d->h);
+    if (d->closed)
+        corio_handle_settled(d->loop, &d->h, corio_op_busy(&d->rpoll) || corio_op_busy(&d->wpoll));
 }
 
 /* Wake the first waiter of q: it retries the syscall. */
@@ -98,14 +95,14 @@ static int wait_on(corio_dgram *d, corio_waitq *q, corio_op *p, corio_waiter *w,
  * socket may hold more than one datagram, or room for more). */
 static void pass_on(corio_dgram *d, corio_waitq *q)
 {
-    if (q->head)
+    if (q->n)
         wake_first(d, q);
 }
 
 int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *from,
                      socklen_t *fromlen, int *trunc, corio_waiter *w, int again)
 {
-    if (d->readers.head && !again)   /* others wait before us: in order */
+    if (d->readers.n && !again)   /* others wait before us: in order */
         return wait_on(d, &d->readers, &d->rpoll, w, 0);
     struct iovec iov = {buf, cap};
     struct msghdr m = {.msg_name = from, .msg_namelen = fromlen ? *fromlen : 0,
@@ -125,7 +122,7 @@ int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *fro
 int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
                      socklen_t tolen, corio_waiter *w, int again)
 {
-    if (d->writers.head && !again)
+    if (d->writers.n && !again)
         return wait_on(d, &d->writers, &d->wpoll, w, 0);
     ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -137,10 +134,10 @@ int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct s
 void corio_dgram_close(corio_dgram *d)
 {
     d->closed = 1;
-    d->loop->nclosing++;
-    while (d->readers.head)
+    corio_handle_close(d->loop, &d->h);
+    while (d->readers.n)
         wake_first(d, &d->readers);
-    while (d->writers.head)
+    while (d->writers.n)
         wake_first(d, &d->writers);
     be(d)->vt->cancel(be(d), &d->rpoll);   /* no-ops when idle */
     be(d)->vt->cancel(be(d), &d->wpoll);

@@ -23,12 +23,8 @@ static void release(corio_handle *h)
 
 static void maybe_free(corio_listener *ls)
 {
-    if ((ls->flags & CORIO_SF_CLOSED) && !corio_op_busy(&ls->accept)) {
-        corio_wheel_del(&ls->loop->wheel, &ls->retry);
-        ls->loop->nclosing--;
-        corio_loop_del_handle(&ls->h);
-        release(&ls->h);
-    }
+    if (ls->flags & CORIO_SF_CLOSED)
+        corio_handle_settled(ls->loop, &ls->h, corio_op_busy(&ls->accept));
 }
 
 static void push_fd(corio_listener *ls, int fd)
@@ -181,8 +177,9 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w, int again)
 void corio_listener_close(corio_listener *ls)
 {
     ls->flags |= CORIO_SF_CLOSED;
-    ls->loop->nclosing++;
-    while (ls->acceptors.head)
+    corio_wheel_del(&ls->loop->wheel, &ls->retry);   /* no more back-off */
+    corio_handle_close(ls->loop, &ls->h);
+    while (ls->acceptors.n)
         corio_listener_pass(ls);
     be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
     maybe_free(ls);

@@ -22,7 +22,6 @@ int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
     *l = (corio_loop){0};
     l->alloc = libc_alloc;
     corio_wheel_init(&l->wheel, corio_clock_ms());
-    l->handles.next = l->handles.prev = &l->handles;
     return corio_backend_open(&l->be, force, why, whylen);
 }
 
@@ -31,28 +30,32 @@ void corio_loop_close(corio_loop *l)
     if (l->be)
         l->be->vt->destroy(l->be);
     l->be = NULL;
-    while (l->handles.next && l->handles.next != &l->handles) {
-        corio_handle *h = l->handles.next;
-        corio_loop_del_handle(h);
-        h->release(h);
-    }
+    corio_link *n;
+    while ((n = corio_list_pop(&l->handles)))
+        ((corio_handle *)n)->release((corio_handle *)n);
     l->nclosing = 0;
     corio_pool_drain(&l->wreqs);
 }
 
 void corio_loop_add_handle(corio_loop *l, corio_handle *h)
 {
-    h->next = l->handles.next;
-    h->prev = &l->handles;
-    h->next->prev = h;
-    l->handles.next = h;
+    corio_list_push(&l->handles, &h->link);
 }
 
-void corio_loop_del_handle(corio_handle *h)
+void corio_handle_close(corio_loop *l, corio_handle *h)
 {
-    h->prev->next = h->next;
-    h->next->prev = h->prev;
-    h->next = h->prev = h;
+    (void)h;
+    l->nclosing++;
+}
+
+int corio_handle_settled(corio_loop *l, corio_handle *h, int busy)
+{
+    if (busy)
+        return 0;
+    l->nclosing--;
+    corio_list_remove(&l->handles, &h->link);
+    h->release(h);
+    return 1;
 }
 
 int corio_loop_settle(corio_loop *l, int64_t timeout_ns)

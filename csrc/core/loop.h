@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
+#include "list.h"
 #include "pool.h"
 #include "task.h"
 #include "timer.h"
@@ -15,11 +16,12 @@
  * completions and timers are never starved by busy tasks. */
 #define CORIO_REAP_EVERY 32
 
-/* Anything the loop must free if it closes first: streams and listeners
- * whose ops had not finished. */
+/* An object that owns ops (stream, listener, datagram socket): the loop
+ * releases the ones still registered when it closes, and carries out the
+ * close of the others (corio_handle_close). */
 typedef struct corio_handle corio_handle;
 struct corio_handle {
-    corio_handle *next, *prev;
+    corio_link link;
     void (*release)(corio_handle *h);   /* close fd, free memory, no I/O */
 };
 
@@ -42,7 +44,7 @@ struct corio_loop {
     size_t nlive;             /* tasks started, not finished */
     size_t nio;               /* tasks suspended in an I/O wait */
     int budget;               /* of the running task (task.c) */
-    corio_handle handles;     /* sentinel of a circular list */
+    corio_list handles;       /* registered handles */
     size_t nclosing;          /* handles closed by their owner, not yet released */
     corio_pool wreqs;         /* streams' write states (stream.c) */
 };
@@ -54,9 +56,16 @@ int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen);
  * pools. Timers and queued tasks are simply forgotten. */
 void corio_loop_close(corio_loop *l);
 
-/* Register / unregister a handle for release at close. */
+/* Register a handle, for release at close. */
 void corio_loop_add_handle(corio_loop *l, corio_handle *h);
-void corio_loop_del_handle(corio_handle *h);
+
+/* Close now, free when the kernel lets go: the owner closed h and
+ * cancelled its ops. corio_handle_close counts it as closing;
+ * corio_handle_settled, called then and from every final callback of its
+ * ops with whether one is still busy, releases it once none is. Returns
+ * 1 when h was released (its memory may be gone). */
+void corio_handle_close(corio_loop *l, corio_handle *h);
+int corio_handle_settled(corio_loop *l, corio_handle *h, int busy);
 
 /* A closed object keeps its fd open in the kernel until its cancelled ops
  * have had their final callbacks, which only wait() delivers. Owners count

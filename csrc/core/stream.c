@@ -14,11 +14,8 @@ static corio_backend *be(corio_stream *s) { return s->loop->be; }
 /* Free the stream once it is closed and no op can call back any more. */
 static void maybe_free(corio_stream *s)
 {
-    if (!(s->flags & CORIO_SF_CLOSED) || corio_op_busy(&s->recv) || s->w)
-        return;
-    s->loop->nclosing--;
-    corio_loop_del_handle(&s->h);
-    s->h.release(&s->h);
+    if (s->flags & CORIO_SF_CLOSED)
+        corio_handle_settled(s->loop, &s->h, corio_op_busy(&s->recv) || s->w);
 }
 
 /* A write state for s from the loop's pool, its op set up; or NULL. */
@@ -330,7 +327,7 @@ int corio_stream_shutdown(corio_stream *s)
 void corio_stream_close(corio_stream *s)
 {
     s->flags |= CORIO_SF_CLOSED;
-    s->loop->nclosing++;
+    corio_handle_close(s->loop, &s->h);
     s->reader = NULL;
     be(s)->vt->cancel(be(s), &s->recv);   /* a no-op when idle */
     corio_stream_cancel_write(s);

@@ -7,21 +7,28 @@
 #ifndef CORIO_WAITQ_H
 #define CORIO_WAITQ_H
 #include <stddef.h>
+#include "list.h"
 
 struct corio_task;
 typedef struct corio_waitq corio_waitq;
 typedef struct corio_waiter corio_waiter;
 
 struct corio_waiter {
-    corio_waiter *next, *prev;
+    corio_link link;           /* first */
     corio_waitq *q;            /* the queue it is in, NULL when in none */
     struct corio_task *task;   /* who waits */
 };
 
 struct corio_waitq {
-    corio_waiter *head, *tail;
+    corio_list list;
     size_t n;
 };
+
+/* The head waiter, or NULL. */
+static inline corio_waiter *corio_waitq_first(const corio_waitq *q)
+{
+    return (corio_waiter *)q->list.head;
+}
 
 /* Append w at the tail (w must be in no queue). */
 void corio_waitq_push(corio_waitq *q, corio_waiter *w);

@@ -220,7 +220,8 @@ static void test_io_and_budget(void)
 static void test_waitq(void)
 {
     corio_waitq q = {0};
-    corio_waiter w[4] = {{0}};
+    corio_waiter w[4];
+    memset(w, 0, sizeof w);
     corio_waitq_push(&q, &w[0]);
     corio_waitq_push(&q, &w[1]);
     corio_waitq_push_front(&q, &w[2]);
@@ -229,7 +230,7 @@ static void test_waitq(void)
     CHECK(corio_waitq_remove(&w[1]) && !corio_waitq_remove(&w[1]), "remove once");
     CHECK(corio_waitq_pop(&q) == &w[2], "front first");
     CHECK(corio_waitq_pop(&q) == &w[0], "then in order");
-    CHECK(corio_waitq_remove(&w[3]) && !q.head && !q.tail && q.n == 0, "empty");
+    CHECK(corio_waitq_remove(&w[3]) && !corio_waitq_first(&q) && !q.list.tail && q.n == 0, "empty");
     CHECK(corio_waitq_pop(&q) == NULL, "pop empty");
 }
 
