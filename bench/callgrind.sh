@@ -12,13 +12,13 @@
 #
 # Knobs (env):
 #   CG_N=100000          requests per measured run (and N/10 for the short run)
-#   CG_ROUNDS=2          measured rounds per server; the figure is their median
+#   CG_RUNS=2            server runs per figure; the figure is their median
 #   CG_CPU=1             the CPU that server and load generator share
 #   CG_CONNS=10 CG_MSG=64   connections, echo message bytes
 #   CG_SCENARIOS="echo http" CG_BACKENDS="io_uring epoll"
 #   CG_BUILD=/tmp/corio-cg-build   where loadgen and the tree copies are built
 #   CG_KEEP=1            keep the callgrind dumps for callgrind_annotate
-#                        (<name>.1 start-up; then per round, N/10 and N)
+#                        (<name>.1 start-up and warm-up, .2 N/10 requests, .3 N)
 # Output: a markdown table on stdout and in bench/results/callgrind.txt,
 # the raw totals of every round in bench/results/callgrind-raw.txt.
 set -euo pipefail
@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 N=${CG_N:-100000}
 N0=$(( N / 10 ))
-ROUNDS=${CG_ROUNDS:-2}
+RUNS=${CG_RUNS:-2}
 CPU=${CG_CPU:-1}
 CONNS=${CG_CONNS:-10}
 MSG=${CG_MSG:-64}
@@ -58,7 +58,7 @@ die() { log "error: $*"; exit 1; }
 # every run.  Left to the scheduler, the race between the two (does a read
 # find the next request already there, how many completions does one
 # io_uring_enter reap) moved the figures by up to 5 % between runs; pinned
-# this way, rounds agree within 0.1 % and whole runs within 0.5 %.
+# this way, runs agree within 0.5 %.
 set_pinning() {
   [ "$CPU" -lt "$(nproc)" ] || CPU=0
   SERVER_RUN=(taskset -c "$CPU")
@@ -186,33 +186,38 @@ load() {
 
 # ------------------------------------------------------------------ measure
 
-# measure DIR KIND BACKEND: sets PER_REQ to the server's instructions per
-# request (median of ROUNDS) and SPREAD to (max - min) / median, in %.
+# measure DIR KIND BACKEND RUN: sets PER_REQ to the server's instructions
+# per request.
 #
-# One server process serves a warm-up, then ROUNDS times N0 = N/10 requests
-# and N requests; the counts are dumped after each.  A dump of N0 requests (A)
-# and one of N (B) hold the same fixed work besides the requests: 10
-# connections accepted, their tasks spawned and ended, one idle collection
-# pass.  So (B - A) / (N - N0) is the cost of a request, with start-up (Lua,
-# module load, warm-up to a steady heap: the first dump) and shutdown (never
-# dumped) left out.  Ir counts every user-space instruction of every thread.
+# The server serves a warm-up, then N0 = N/10 requests, then N; its counts
+# are dumped after each.  The dump of N0 requests (A) and that of N (B) hold
+# the same fixed work besides the requests: 10 connections accepted, their
+# tasks spawned and ended, one idle collection pass.  So (B - A) / (N - N0)
+# is the cost of a request, with start-up (Lua, module load, warm-up to a
+# steady heap: the first dump) and shutdown (never dumped) left out.  This is
+# simpler than toggling collection on and off (--collect-atstart=no), which
+# would count the connections' set-up and teardown with the requests.
+# Ir counts every user-space instruction of every thread of the process.
 measure() {
-  local dir=$1 kind=$2 be=$3 a b r per=()
+  local dir=$1 kind=$2 be=$3 run=$4 a b
   DUMPS=0
-  CG_OUT=$WORK/cg-$(basename "$dir")-$kind-$be.out
+  CG_OUT=$WORK/cg-$(basename "$dir")-$kind-$be-$run.out
   start_server "$dir" "$kind" "$be"
   load "$kind" "$N0"; wait_quiet; dump        # start-up and warm-up: dropped
-  for r in $(seq 1 "$ROUNDS"); do
-    load "$kind" "$N0"; wait_quiet; dump; a=$IR
-    load "$kind" "$N"; wait_quiet; dump; b=$IR
-    per+=("$(awk -v a="$a" -v b="$b" -v n0="$N0" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / (n - n0) }')")
-    echo "tree=$dir scenario=$kind backend=$be round=$r n0=$N0 n=$N ir_n0=$a ir_n=$b per_req=${per[-1]}" \
-      >> "$OUT/callgrind-raw.txt"
-  done
+  load "$kind" "$N0"; wait_quiet; dump; a=$IR
+  load "$kind" "$N"; wait_quiet; dump; b=$IR
   stop_server
-  read -r PER_REQ SPREAD < <(printf '%s\n' "${per[@]}" | sort -n |
-    awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                             printf "%.1f %.2f\n", m, (v[NR] - v[1]) * 100 / m }')
+  PER_REQ=$(awk -v a="$a" -v b="$b" -v n0="$N0" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / (n - n0) }')
+  echo "tree=$dir scenario=$kind backend=$be run=$run n0=$N0 n=$N ir_n0=$a ir_n=$b per_req=$PER_REQ" \
+    >> "$OUT/callgrind-raw.txt"
+}
+
+# median_spread VALUE...: prints their median and (max - min) / median in %
+median_spread() {
+  printf '%s\n' "$@" | sort -n |
+    awk '{ v[NR] = $1 }
+         END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+               printf "%.1f %.2f\n", m, (v[NR] - v[1]) * 100 / m }'
 }
 
 # ------------------------------------------------------------------ report
@@ -270,9 +275,14 @@ for tree in "$@"; do
   build_tree "$tree" "$dir"
   for s in $SCENARIOS; do
     for be in $BACKENDS; do
-      measure "$dir" "$s" "$be"
-      RES[$s:$be:$i]=$PER_REQ
-      log "  $s $be: $PER_REQ instructions/request (rounds within $SPREAD %)"
+      per=()
+      for run in $(seq 1 "$RUNS"); do
+        measure "$dir" "$s" "$be" "$run"
+        per+=("$PER_REQ")
+      done
+      read -r median SPREAD < <(median_spread "${per[@]}")
+      RES[$s:$be:$i]=$median
+      log "  $s $be: ${per[*]} instructions/request (spread $SPREAD %)"
       if awk -v x="$SPREAD" -v y="$MAX_SPREAD" 'BEGIN { exit !(x > y) }'; then
         MAX_SPREAD=$SPREAD; MAX_SPREAD_AT="$s $be, ${LABELS[$i]}"
       fi
@@ -283,13 +293,13 @@ done
 
 {
   echo "corio server instructions per request: callgrind Ir (user space, whole process),"
-  echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )), median of $ROUNDS rounds;" \
+  echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )), median of $RUNS runs;" \
        "$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   for k in "${!LABELS[@]}"; do echo "- ${LABELS[$k]}: ${TREES[$k]}"; done
   echo
   table "${LABELS[@]}"
   echo
-  echo "Rounds of one figure differ by at most $MAX_SPREAD % ($MAX_SPREAD_AT)."
+  echo "The runs of one figure differ by at most $MAX_SPREAD % ($MAX_SPREAD_AT)."
 } | tee "$OUT/callgrind.txt"
 log "done in $(( $(date +%s) - T_START ))s: $OUT/callgrind.txt"

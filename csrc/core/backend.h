@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include "list.h"
 
 enum corio_op_kind {
     CORIO_OP_ACCEPT,  /* multishot; res = new fd (O_NONBLOCK|O_CLOEXEC) or -errno.
@@ -62,7 +63,7 @@ struct corio_op {
     int fd;
     corio_op_cb cb;        /* owners embed the op and find themselves
                               with corio_container_of */
-    corio_op *bnext, *bprev;  /* backend-private links */
+    corio_link blink;         /* backend-private: the backend's queues */
     int bres;                 /* backend-private */
     uint32_t events;          /* POLL: what to wait for (POLLIN...); it sits in
                                  what would be padding, so any op that may be a
@@ -93,6 +94,12 @@ typedef struct corio_msg_op {       /* CORIO_OP_RECVMSG, CORIO_OP_SENDMSG */
 
 /* The struct of type T whose member m is at p. */
 #define corio_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+/* The op of a backend queue link (NULL for NULL), for backends. */
+static inline corio_op *corio_op_of(corio_link *n)
+{
+    return n ? corio_container_of(n, corio_op, blink) : NULL;
+}
 
 /* True while the op has a final callback still to come. */
 static inline int corio_op_busy(const corio_op *op) { return op->bstate != 0; }

@@ -48,7 +48,7 @@ enum { ST_IDLE = 0, ST_ARMED = 1, ST_DONE = 2 };
 #define EP_POLL_BITS (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)
 
 typedef struct ep_fd {
-    corio_op *head, *tail;  /* armed ops, in submission order */
+    corio_list ops;         /* armed ops, in submission order */
     int dirty_next;         /* next fd on the dirty list, -1 ends it */
     uint32_t mask;          /* events registered with epoll */
     uint8_t registered;     /* we believe epoll holds this fd */
@@ -66,7 +66,7 @@ typedef struct ep {
     ep_fd *fds;
     int nfds;
     int dirty_head;         /* fds whose registration may be stale */
-    corio_op *done_head, *done_tail;
+    corio_list done;        /* ops whose final result waits for wait() */
     char *scratch;
     struct epoll_event evs[EP_EVENTS];
 } ep;
@@ -142,13 +142,7 @@ static void fd_push(ep *e, corio_op *op)
     ep_fd *fs = &e->fds[op->fd];
     op->bstate = ST_ARMED;
     op->bres = (int)e->epoch;
-    op->bnext = NULL;
-    op->bprev = fs->tail;
-    if (fs->tail)
-        fs->tail->bnext = op;
-    else
-        fs->head = op;
-    fs->tail = op;
+    corio_list_push(&fs->ops, &op->blink);
     mark_dirty(e, op->fd);
 }
 
@@ -156,16 +150,8 @@ static void fd_push(ep *e, corio_op *op)
 static void fd_unlink(ep *e, corio_op *op)
 {
     ep_fd *fs = &e->fds[op->fd];
-    if (op->bprev)
-        op->bprev->bnext = op->bnext;
-    else
-        fs->head = op->bnext;
-    if (op->bnext)
-        op->bnext->bprev = op->bprev;
-    else
-        fs->tail = op->bprev;
-    op->bnext = op->bprev = NULL;
-    if (!fs->head)
+    corio_list_remove(&fs->ops, &op->blink);
+    if (!fs->ops.head)
         fs->emptied = 1;
     mark_dirty(e, op->fd);
 }
@@ -174,9 +160,9 @@ static void fd_unlink(ep *e, corio_op *op)
  * sends in order. */
 static corio_op *first_send(const ep_fd *fs)
 {
-    for (corio_op *op = fs->head; op; op = op->bnext)
-        if (op->kind == CORIO_OP_SEND || op->kind == CORIO_OP_SENDMSG)
-            return op;
+    for (corio_link *n = fs->ops.head; n; n = n->next)
+        if (corio_op_of(n)->kind == CORIO_OP_SEND || corio_op_of(n)->kind == CORIO_OP_SENDMSG)
+            return corio_op_of(n);
     return NULL;
 }
 
@@ -189,7 +175,7 @@ static void signal_sync(ep *e)
 {
     if (e->efd < 0)
         return;
-    int want = e->done_head != NULL || e->dirty_head >= 0;
+    int want = e->done.head != NULL || e->dirty_head >= 0;
     uint64_t v = 1;
     if (want && !e->signaled && write(e->efd, &v, sizeof v) == sizeof v)
         e->signaled = 1;
@@ -202,30 +188,22 @@ static void done_push(ep *e, corio_op *op, int res)
 {
     op->bstate = ST_DONE;
     op->bres = res;
-    op->bnext = NULL;
-    op->bprev = e->done_tail;
-    if (e->done_tail)
-        e->done_tail->bnext = op;
-    else
-        e->done_head = op;
-    e->done_tail = op;
+    corio_list_push(&e->done, &op->blink);
 }
 
 /* Run the final callbacks queued before this call. Ones queued by these
  * callbacks wait for the next wait(), which then will not block. */
 static int run_done(ep *e)
 {
-    corio_op *op = e->done_head;
+    corio_list batch = e->done;
+    corio_link *n;
     int ran = 0;
-    e->done_head = e->done_tail = NULL;
-    while (op) {
-        corio_op *next = op->bnext;
-        int res = op->bres;
+    e->done = (corio_list){0};
+    while ((n = corio_list_pop(&batch))) {
+        corio_op *op = corio_op_of(n);
         op->bstate = ST_IDLE;
-        op->bnext = op->bprev = NULL;
-        op->cb(op, res, NULL, 0);
+        op->cb(op, op->bres, NULL, 0);
         ran++;
-        op = next;
     }
     return ran;
 }
@@ -266,7 +244,7 @@ static int refused_result(const corio_op *op, int err)
 static void fd_fail(ep *e, int fd, int err)
 {
     corio_op *op;
-    while ((op = e->fds[fd].head)) {
+    while ((op = corio_op_of(e->fds[fd].ops.head))) {
         fd_unlink(e, op);
         done_push(e, op, refused_result(op, err));
     }
@@ -280,15 +258,15 @@ static void fd_sync(ep *e, int fd)
     ep_fd *fs = &e->fds[fd];
     int rc = 0;
     fs->dirty = 0;
-    if (!fs->head) {
+    if (!fs->ops.head) {
         if (fs->registered)
             (void)ctl(e, EPOLL_CTL_DEL, fd, 0);
         fs->registered = fs->emptied = 0;
         return;
     }
     uint32_t want = 0;
-    for (corio_op *op = fs->head; op; op = op->bnext)
-        want |= op_mask(op);
+    for (corio_link *n = fs->ops.head; n; n = n->next)
+        want |= op_mask(corio_op_of(n));
     if (!fs->registered || fs->emptied || want != fs->mask)
         rc = fd_register(e, fd, want, fs->registered);
     fs->emptied = 0;
@@ -485,9 +463,9 @@ static int service_op(ep *e, corio_op *op, uint32_t revents)
 /* The first op on fd not yet serviced in this wait(). */
 static corio_op *next_op(ep *e, int fd)
 {
-    for (corio_op *op = e->fds[fd].head; op; op = op->bnext)
-        if ((unsigned)op->bres != e->epoch)
-            return op;
+    for (corio_link *n = e->fds[fd].ops.head; n; n = n->next)
+        if ((unsigned)corio_op_of(n)->bres != e->epoch)
+            return corio_op_of(n);
     return NULL;
 }
 
@@ -503,7 +481,7 @@ static int service_fd(ep *e, int fd, uint32_t revents)
     int ran = 0;
     if (fd < 0 || fd >= e->nfds)
         return 0;
-    if (!e->fds[fd].head && e->fds[fd].registered) {
+    if (!e->fds[fd].ops.head && e->fds[fd].registered) {
         (void)ctl(e, EPOLL_CTL_DEL, fd, 0);
         e->fds[fd].registered = 0;
     }
@@ -554,7 +532,7 @@ static int ep_wait(corio_backend *b, int64_t timeout_ns)
     int ran = run_done(e);
     flush(e);
     e->epoch++;
-    int n = kernel_wait(e, (ran || e->done_head) ? 0 : timeout_ns);
+    int n = kernel_wait(e, (ran || e->done.head) ? 0 : timeout_ns);
     if (n < 0 && n != -EINTR)
         return n;
     for (int i = 0; i < n; i++)

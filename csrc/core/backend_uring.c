@@ -94,7 +94,7 @@ typedef struct uring_backend {
     unsigned nbufs, bufsz;    /* buffer ring geometry */
     uint32_t *boff;           /* incremental mode: bytes used of each buffer */
     unsigned br_add;          /* buffers added, not yet published */
-    corio_op *pend, *pend_tail;  /* to re-arm or finish (via bnext) */
+    corio_list pend;          /* ops to re-arm or finish */
     struct msghdr *msgs;      /* SENDMSG headers, one per SQ slot */
 } uring_backend;
 
@@ -345,12 +345,7 @@ static void kick(uring_backend *b)
  * run_pending. */
 static void push_pending(uring_backend *b, corio_op *op)
 {
-    op->bnext = NULL;
-    if (b->pend_tail)
-        b->pend_tail->bnext = op;
-    else
-        b->pend = op;
-    b->pend_tail = op;
+    corio_list_push(&b->pend, &op->blink);
 }
 
 /* SEND with one iovec is a plain send; more use SENDMSG with the header in
@@ -463,15 +458,13 @@ static int rearm(uring_backend *b, corio_op *op)
  * for the next pass. Returns callbacks run. */
 static int run_pending(uring_backend *b)
 {
-    corio_op *op = b->pend;
-    int n = 0;
-    b->pend = b->pend_tail = NULL;
-    while (op) {
-        corio_op *next = op->bnext;
-        n += rearm(b, op);
-        op = next;
-    }
-    return n;
+    corio_list batch = b->pend;
+    corio_link *n;
+    int ran = 0;
+    b->pend = (corio_list){0};
+    while ((n = corio_list_pop(&batch)))
+        ran += rearm(b, corio_op_of(n));
+    return ran;
 }
 
 /* RECV completion. Data with MORE is passed on; a request the kernel ended
@@ -666,7 +659,7 @@ static int u_wait(corio_backend *base, int64_t timeout_ns)
     if (b->efd >= 0 && io_uring_sq_ready(&b->ring))
         io_uring_submit(&b->ring);
     b->in_wait = 0;
-    if (b->pend)
+    if (b->pend.head)
         kick(b);
     return benign(rc) || n ? n : rc;
 }
@@ -687,7 +680,7 @@ static int u_pollfd(corio_backend *base)
         return rc;
     }
     b->efd = fd;
-    if (io_uring_sq_ready(&b->ring) || b->pend)
+    if (io_uring_sq_ready(&b->ring) || b->pend.head)
         kick(b);
     return fd;
 }
@@ -738,7 +731,7 @@ static void free_backend(uring_backend *b)
 static void u_destroy(corio_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
-    b->pend = b->pend_tail = NULL;
+    b->pend = (corio_list){0};
     if (b->inflight && queue_cancel(b, NULL) == 0)
         drain_all(b);
     free_backend(b);
