@@ -112,6 +112,8 @@ static inline void *l_mem(l_runtime *rt, void *p, size_t osize, size_t nsize)
     return rt->alloc(rt->alloc_ud, p, osize, nsize);
 }
 int l_fail(lua_State *L, int err);                 /* nil, message, code */
+/* nil, message, EAI_* name for an error of corio_addr_resolve. */
+int l_addr_fail(lua_State *L, int rc);
 /* Outside run/step, finish the closes still waiting for the kernel (a
  * closed object's fd is released only when its cancelled ops end). */
 void l_settle(lua_State *L, l_runtime *rt);

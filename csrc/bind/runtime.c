@@ -28,6 +28,14 @@ int l_fail(lua_State *L, int err)
     return 3;
 }
 
+int l_addr_fail(lua_State *L, int rc)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, corio_addr_error(rc));
+    lua_pushstring(L, corio_addr_errname(rc));
+    return 3;
+}
+
 int l_closed(lua_State *L, const char *what)
 {
     lua_pushnil(L);

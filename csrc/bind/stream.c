@@ -651,9 +651,7 @@ int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t 
     int rc = corio_addr_resolve(host, (int)port, passive, sa, len);
     if (rc == 0)
         return 0;
-    lua_pushnil(L);
-    lua_pushstring(L, corio_addr_error(rc));
-    lua_pushstring(L, corio_addr_errname(rc));
+    l_addr_fail(L, rc);
     return -1;
 }
 

@@ -67,9 +67,7 @@ static int resolve(lua_State *L, const char *host, int port, int passive,
     int rc = corio_addr_resolve(host, port, passive, sa, len);
     if (rc == 0)
         return 0;
-    lua_pushnil(L);
-    lua_pushstring(L, corio_addr_error(rc));
-    lua_pushstring(L, corio_addr_errname(rc));
+    l_addr_fail(L, rc);
     return -1;
 }
 
@@ -110,25 +108,39 @@ static int bind_options(lua_State *L, int fd)
     return rc;
 }
 
+/* Resolve args 1 (host) and 2 (port) and push a socket of the address's
+ * family; NULL with nil, msg, code pushed (3 values) on failure. */
+static l_udp *open_for(lua_State *L, const char *fname, int passive,
+                       struct sockaddr_storage *sa, socklen_t *len)
+{
+    const char *host = check_host(L, 1, fname, passive);
+    int port = check_port(L, 2, fname);
+    if (passive && !lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    if (resolve(L, host, port, passive, sa, len) < 0)
+        return NULL;
+    l_udp *u = push_udp(L);
+    int rc = corio_dgram_open(&l_rt(L)->loop, sa->ss_family, &u->d);
+    if (rc < 0) {
+        lua_pop(L, 1);
+        l_fail(L, rc);
+        return NULL;
+    }
+    u->family = sa->ss_family;
+    return u;
+}
+
 /* corio.udp.bind(host, port [, opts]): a socket bound to host:port (host
  * nil or "*": any IPv4 address; "::" for IPv6); port 0 picks one. */
 static int l_udp_bind(lua_State *L)
 {
-    const char *fname = "corio.udp.bind";
-    const char *host = check_host(L, 1, fname, 1);
-    int port = check_port(L, 2, fname);
-    if (!lua_isnoneornil(L, 3))
-        luaL_checktype(L, 3, LUA_TTABLE);
     struct sockaddr_storage sa;
     socklen_t len;
-    if (resolve(L, host, port, 1, &sa, &len) < 0)
+    l_udp *u = open_for(L, "corio.udp.bind", 1, &sa, &len);
+    if (!u)
         return 3;
-    l_udp *u = push_udp(L);
-    int rc = corio_dgram_open(&l_rt(L)->loop, sa.ss_family, &u->d);
-    if (rc < 0)
-        return l_fail(L, rc);
-    u->family = sa.ss_family;
-    if (!(rc = bind_options(L, u->d->fd)) && bind(u->d->fd, (struct sockaddr *)&sa, len) < 0)
+    int rc = bind_options(L, u->d->fd);
+    if (!rc && bind(u->d->fd, (struct sockaddr *)&sa, len) < 0)
         rc = -errno;
     if (rc < 0) {
         udp_release(u);
@@ -164,20 +176,13 @@ int l_udp_adopt(lua_State *L, int fd, int family)
  * only from host:port. */
 static int l_udp_connect(lua_State *L)
 {
-    const char *fname = "corio.udp.connect";
-    const char *host = check_host(L, 1, fname, 0);
-    int port = check_port(L, 2, fname);
     struct sockaddr_storage sa;
     socklen_t len;
-    if (resolve(L, host, port, 0, &sa, &len) < 0)
+    l_udp *u = open_for(L, "corio.udp.connect", 0, &sa, &len);
+    if (!u)
         return 3;
-    l_udp *u = push_udp(L);
-    int rc = corio_dgram_open(&l_rt(L)->loop, sa.ss_family, &u->d);
-    if (rc < 0)
-        return l_fail(L, rc);
-    u->family = sa.ss_family;
     if (connect(u->d->fd, (struct sockaddr *)&sa, len) < 0) {
-        rc = -errno;
+        int rc = -errno;
         udp_release(u);
         return l_fail(L, rc);
     }
