@@ -142,8 +142,6 @@ void l_setclass(lua_State *L, int cls);
 /* The userdata at idx if it is of class cls, else raise a type error. */
 void *l_checkclass(lua_State *L, int idx, int cls);
 void *l_testclass(lua_State *L, int idx, int cls);
-/* Resolve args 1 (host), 2 (port); on failure push nil, msg, code, ret -1. */
-int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t *len);
 
 /* The l_*_open functions register a metatable whose methods get the
  * runtime userdata (on the top of the stack) as upvalue 1. */
@@ -211,7 +209,7 @@ int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
 void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
 static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t->rt->loop); }
 
-/* stream.c */
+/* stream.c, tcp.c */
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));
 /* Push a stream on fd (closed if fd < 0); a Unix stream (fd passing,

@@ -1,4 +1,5 @@
-/* listener.c: corio.Listener (TCP or Unix) and corio.tcp.listen. */
+/* listener.c: corio.Listener, of any transport (tcp.c and unix.c make
+ * them): accept, addr, close. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,25 +167,6 @@ int l_listener_adopt(lua_State *L, int fd, int is_unix)
     return rc < 0 ? l_fail(L, rc) : 1;
 }
 
-/* corio.tcp.listen(host, port [, opts]) */
-static int l_tcp_listen(lua_State *L)
-{
-    struct sockaddr_storage sa;
-    socklen_t len;
-    if (!lua_isnoneornil(L, 3))
-        luaL_checktype(L, 3, LUA_TTABLE);
-    if (l_resolve(L, 1, &sa, &len) < 0)
-        return 3;
-    int backlog = l_opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
-    int reuseaddr = l_opt_bool(L, 3, "reuseaddr", 1);
-    int reuseport = l_opt_bool(L, 3, "reuseport", 0);
-    return l_listener_new(L, (struct sockaddr *)&sa, len, backlog, reuseaddr, reuseport, NULL);
-}
-
-static const luaL_Reg listener_funcs[] = {
-    {"tcp_listen", l_tcp_listen}, {NULL, NULL},
-};
-
 static const luaL_Reg listener_methods[] = {
     {"accept", l_listener_accept}, {"addr", l_listener_addr},
     {"close", l_listener_close},   {"__close", l_listener_gc},
@@ -197,4 +179,4 @@ static void listener_open(lua_State *L)
     l_new_class_as(L, CL_LISTENER, listener_methods);
 }
 
-const l_module l_listener_module = { listener_open, listener_funcs };
+const l_module l_listener_module = { listener_open, NULL };

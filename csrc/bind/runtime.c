@@ -583,6 +583,8 @@ int luaopen_corio_core(lua_State *L)
             modules[i]->open(L);
     lua_newtable(L);
     for (size_t i = 0; i < n; i++) {
+        if (!modules[i]->funcs)
+            continue;
         lua_pushvalue(L, -2);
         luaL_setfuncs(L, modules[i]->funcs, 1);
     }

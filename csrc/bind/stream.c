@@ -1,5 +1,7 @@
-/* stream.c: corio.Stream, a TCP connection: read, read_exact, readline,
- * write, shutdown, close, peer, addr, setoption; and corio.tcp.connect. */
+/* stream.c: corio.Stream, a connection of any transport (TCP, Unix):
+ * read, read_exact, readline, write, shutdown, close, peer, addr,
+ * setoption; on Unix streams peercred, send_fd, recv_fd; and the connect
+ * the transports' constructors share (tcp.c, unix.c). */
 #define _GNU_SOURCE   /* struct ucred */
 #include <errno.h>
 #include <netinet/in.h>
@@ -621,7 +623,7 @@ static int l_stream_tostring(lua_State *L)
     return 1;
 }
 
-/* ---- corio.tcp.connect ---- */
+/* ---- connecting ---- */
 
 /* ctx: stack index of the new stream. */
 static int connect_k(lua_State *L, int status, lua_KContext ctx)
@@ -640,19 +642,6 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
     }
     lua_settop(L, (int)ctx);
     return 1;
-}
-
-/* Resolve host/port (arg 1, 2) or push nil, msg, code and return -1. */
-int l_resolve(lua_State *L, int passive, struct sockaddr_storage *sa, socklen_t *len)
-{
-    const char *host = luaL_optstring(L, 1, NULL);
-    lua_Integer port = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
-    int rc = corio_addr_resolve(host, (int)port, passive, sa, len);
-    if (rc == 0)
-        return 0;
-    l_addr_fail(L, rc);
-    return -1;
 }
 
 int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen_t len,
@@ -677,23 +666,6 @@ int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen
     return l_suspend(L, t, &write_wait, st, idx, connect_k);
 }
 
-static int l_tcp_connect(lua_State *L)
-{
-    struct sockaddr_storage sa;
-    socklen_t len;
-    if (!lua_isnoneornil(L, 3))
-        luaL_checktype(L, 3, LUA_TTABLE);
-    l_task *t = l_enter(L, "corio.tcp.connect");
-    if (l_resolve(L, 0, &sa, &len) < 0)
-        return 3;
-    lua_settop(L, 3);
-    return l_stream_connect(L, t, (struct sockaddr *)&sa, len, 0);
-}
-
-static const luaL_Reg stream_funcs[] = {
-    {"tcp_connect", l_tcp_connect}, {NULL, NULL},
-};
-
 static const luaL_Reg stream_methods[] = {
     {"read", l_stream_read},         {"read_exact", l_stream_read_exact},
     {"readline", l_stream_readline}, {"write", l_stream_write},
@@ -711,4 +683,4 @@ static void stream_open(lua_State *L)
     l_new_class_as(L, CL_STREAM, stream_methods);
 }
 
-const l_module l_stream_module = { stream_open, stream_funcs };
+const l_module l_stream_module = { stream_open, NULL };
