@@ -12,7 +12,7 @@
 #
 # Knobs (env):
 #   CG_N=100000          requests per measured run (and N/10 for the short run)
-#   CG_RUNS=2            server runs per figure; the figure is their median
+#   CG_RUNS=3            server runs per figure; the figure is their median
 #   CG_CPU=1             the CPU that server and load generator share
 #   CG_CONNS=10 CG_MSG=64   connections, echo message bytes
 #   CG_SCENARIOS="echo http" CG_BACKENDS="io_uring epoll"
@@ -20,14 +20,14 @@
 #   CG_KEEP=1            keep the callgrind dumps for callgrind_annotate
 #                        (<name>.1 start-up and warm-up, .2 N/10 requests, .3 N)
 # Output: a markdown table on stdout and in bench/results/callgrind.txt,
-# the raw totals of every round in bench/results/callgrind-raw.txt.
+# the raw totals of every run in bench/results/callgrind-raw.txt.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 N=${CG_N:-100000}
 N0=$(( N / 10 ))
-RUNS=${CG_RUNS:-2}
+RUNS=${CG_RUNS:-3}
 CPU=${CG_CPU:-1}
 CONNS=${CG_CONNS:-10}
 MSG=${CG_MSG:-64}
@@ -58,7 +58,10 @@ die() { log "error: $*"; exit 1; }
 # every run.  Left to the scheduler, the race between the two (does a read
 # find the next request already there, how many completions does one
 # io_uring_enter reap) moved the figures by up to 5 % between runs; pinned
-# this way, runs agree within 0.5 %.
+# this way, a server's figure repeats within 0.05 %.  What still differs
+# between server processes (up to ~1 %) is Lua's string hash seed, taken
+# from time() at start-up: it changes the collision chains of some table
+# lookups.  Hence several runs and their median.
 set_pinning() {
   [ "$CPU" -lt "$(nproc)" ] || CPU=0
   SERVER_RUN=(taskset -c "$CPU")
@@ -231,7 +234,7 @@ scenario_name() {
 
 # table LABEL... : reads RES[scenario:backend:index]; ratio columns vs the first tree
 table() {
-  local labels=("$@") k s be i row
+  local labels=("$@") k s be row
   row="| scenario | backend |"
   for k in "${!labels[@]}"; do row="$row ${labels[$k]} |"; done
   for (( k = 1; k < ${#labels[@]}; k++ )); do row="$row ${labels[$k]} / ${labels[0]} |"; done
@@ -261,16 +264,10 @@ mkdir -p "$OUT"
 set_pinning
 build_loadgen
 
-declare -A RES
-MAX_SPREAD=0 MAX_SPREAD_AT=""
-LABELS=()
-TREES=()
-i=0
-for tree in "$@"; do
-  tree=$(cd "$tree" && pwd)
-  TREES+=("$tree")
+# measure_tree INDEX TREE: builds TREE and fills RES[scenario:backend:INDEX]
+measure_tree() {
+  local i=$1 tree=$2 dir s be run median spread per
   dir=$BUILD/$i-$(basename "$tree")
-  LABELS+=("$(tree_label "$tree")")
   log "tree $i: $tree (${LABELS[$i]}): building in $dir"
   build_tree "$tree" "$dir"
   for s in $SCENARIOS; do
@@ -280,18 +277,18 @@ for tree in "$@"; do
         measure "$dir" "$s" "$be" "$run"
         per+=("$PER_REQ")
       done
-      read -r median SPREAD < <(median_spread "${per[@]}")
+      read -r median spread < <(median_spread "${per[@]}")
       RES[$s:$be:$i]=$median
-      log "  $s $be: ${per[*]} instructions/request (spread $SPREAD %)"
-      if awk -v x="$SPREAD" -v y="$MAX_SPREAD" 'BEGIN { exit !(x > y) }'; then
-        MAX_SPREAD=$SPREAD; MAX_SPREAD_AT="$s $be, ${LABELS[$i]}"
+      log "  $s $be: ${per[*]} instructions/request (spread $spread %)"
+      if awk -v x="$spread" -v y="$MAX_SPREAD" 'BEGIN { exit !(x > y) }'; then
+        MAX_SPREAD=$spread; MAX_SPREAD_AT="$s $be, ${LABELS[$i]}"
       fi
     done
   done
-  i=$(( i + 1 ))
-done
+}
 
-{
+report() {
+  local k
   echo "corio server instructions per request: callgrind Ir (user space, whole process),"
   echo "(Ir of $N requests - Ir of $N0) / $(( N - N0 )), median of $RUNS runs;" \
        "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -301,5 +298,16 @@ done
   table "${LABELS[@]}"
   echo
   echo "The runs of one figure differ by at most $MAX_SPREAD % ($MAX_SPREAD_AT)."
-} | tee "$OUT/callgrind.txt"
+}
+
+declare -A RES
+MAX_SPREAD=0 MAX_SPREAD_AT=""
+TREES=() LABELS=()
+for tree in "$@"; do
+  tree=$(cd "$tree" && pwd)
+  TREES+=("$tree")
+  LABELS+=("$(tree_label "$tree")")
+done
+for k in "${!TREES[@]}"; do measure_tree "$k" "${TREES[$k]}"; done
+report | tee "$OUT/callgrind.txt"
 log "done in $(( $(date +%s) - T_START ))s: $OUT/callgrind.txt"

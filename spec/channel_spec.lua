@@ -72,7 +72,7 @@ describe("corio.channel", function()
       local ch = corio.channel(4)
       ch:send(1); ch:send(2)
       assert.is_true(ch:close())
-      assert.is_false(ch:close())
+      assert.same({ nil, "channel is closed", "EBADF" }, { ch:close() })
       assert.is_true(ch:is_closed())
       local got = {}
       for v in ch:iter() do got[#got + 1] = v end
@@ -193,7 +193,7 @@ describe("corio.channel", function()
     assert.equal("b", ch:try_recv())
     assert.same({ nil, "empty" }, { ch:try_recv() })
     assert.is_true(ch:close())
-    assert.is_false(ch:close())
+    assert.same({ nil, "channel is closed", "EBADF" }, { ch:close() })
     assert.same({ nil, "closed" }, { ch:try_recv() })
   end)
 

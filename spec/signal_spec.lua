@@ -50,7 +50,7 @@ describe("corio.signal", function()
       assert.are_not.equal(mask0, blocked())
       kill("USR1")   -- pending, not delivered: the process survives
       assert.is_true(l:close())
-      assert.is_false(l:close())
+      assert.same({ nil, "signal listener is closed", "EBADF" }, { l:close() })
       assert.equal(mask0, blocked())
       assert.has_error(function() l:recv() end, "signal:recv: listener is closed")
     end)

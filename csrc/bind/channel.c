@@ -374,14 +374,13 @@ static int l_chan_try_recv(lua_State *L)
 
 /* ch:close(): no more sends; buffered values stay receivable, waiting
  * receivers get nil, waiting senders false (a plain send then raises, a
- * select send case too). True the first time. */
+ * select send case too). True the first time; then nil, "channel is
+ * closed", "EBADF", as every object's second close. */
 static int l_chan_close(lua_State *L)
 {
     l_chan *ch = check_chan(L, "channel:close");
-    if (ch->closed) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
+    if (ch->closed)
+        return l_closed(L, "channel");
     ch->closed = 1;
     lua_pushnil(L);
     wake_all(L, ch, &ch->recvq);

@@ -105,16 +105,17 @@ static int l_sigfd_fd(lua_State *L)
     return 1;
 }
 
-/* sfd:close(): true the first time; also __close and __gc. Restores the
- * default handling of signals nobody listens to any more. */
+/* sfd:close(): true the first time, then nil, msg, "EBADF"; also __close
+ * and __gc. Restores the default handling of signals nobody listens to
+ * any more. */
 static int l_sigfd_close(lua_State *L)
 {
     l_sigfd *s = check_sigfd(L);
-    int was_open = s->fd >= 0;
-    if (was_open)
-        corio_signal_close(s->fd, &s->set);
+    if (s->fd < 0)
+        return l_closed(L, "signal listener");
+    corio_signal_close(s->fd, &s->set);
     s->fd = -1;
-    lua_pushboolean(L, was_open);
+    lua_pushboolean(L, 1);
     return 1;
 }
 

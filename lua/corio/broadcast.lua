@@ -61,9 +61,10 @@ function Broadcast:send(v)
   return woken
 end
 
--- b:close(): no more sends; subscribers get nil once caught up.
+-- b:close(): no more sends; subscribers get nil once caught up. True;
+-- then nil, "broadcast is closed", "EBADF" (every object's second close).
 function Broadcast:close()
-  if self.closed then return false end
+  if self.closed then return nil, "broadcast is closed", "EBADF" end
   self.closed = true
   waitq.wake_all(self.q, nil, "closed")
   return true

@@ -123,11 +123,12 @@ end
 -- (also __close, err being the error leaving the scope). Without such an
 -- error, raises the first error of a child nobody collected.
 function Group:close(err)
-  if self.closed then return end
+  if self.closed then return nil, "group is closed", "EBADF" end
   self.closed = true
   self:cancel()
   local failed = drain(self, "group:close")
   if err == nil and failed ~= nil then error(failed, 0) end
+  return true
 end
 Group.__close = Group.close
 

@@ -100,7 +100,8 @@ function Listener:try_recv()
   return name, msg, code
 end
 
--- l:close(): stop listening; waiting tasks get nil. True the first time.
+-- l:close(): stop listening; waiting tasks get nil. True the first time;
+-- then nil, "signal listener is closed", "EBADF".
 function Listener:close()
   stop_pump(self)
   waitq.wake_all(self.q, nil)
