@@ -61,7 +61,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         l_resumed(L, t);
     if (!l->ls)
         return l_closed(L, "listener");
-    if (woken && l_pending(t) && l->ls->fds.count)
+    if (woken && l_pending(t) && corio_listener_queued(l->ls))
         corio_listener_pass(l->ls);   /* this task raises below: the next one takes it */
     l_check(L, t);       /* a cancel or deadline that came after the wake */
     if (!ctx) {
@@ -94,7 +94,7 @@ static int l_listener_accept(lua_State *L)
 
 static int l_listener_addr(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "listener:addr")->ls->fd, getsockname);
+    return l_push_sockname(L, corio_listener_fd(check_open(L, "listener:addr")->ls), getsockname);
 }
 
 static int l_listener_close(lua_State *L)
@@ -118,7 +118,7 @@ static int l_listener_tostring(lua_State *L)
 {
     l_listener *l = check_listener(L);
     if (l->ls)
-        lua_pushfstring(L, "corio.Listener (fd %d)", l->ls->fd);
+        lua_pushfstring(L, "corio.Listener (fd %d)", corio_listener_fd(l->ls));
     else
         lua_pushliteral(L, "corio.Listener (closed)");
     return 1;
@@ -131,7 +131,7 @@ int l_listener_fd(lua_State *L, int idx)
         return -1;
     if (!l->ls)
         luaL_error(L, "listener is closed");
-    return l->ls->fd;
+    return corio_listener_fd(l->ls);
 }
 
 /* A closed listener userdata, pushed. */

@@ -42,7 +42,7 @@ static corio_stream *core(l_stream *st)
 static void stream_release(corio_handle *h)
 {
     l_stream *st = container_of(h, l_stream, cs.h);
-    l_runtime *rt = container_of(st->cs.loop, l_runtime, loop);
+    l_runtime *rt = container_of(corio_stream_loop(&st->cs), l_runtime, loop);
     corio_stream_dispose(&st->cs);
     st->open = st->live = 0;
     if (st->anchor != LUA_NOREF) {
@@ -77,7 +77,7 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
 {
     if (!st->open)
         return;
-    corio_task *r = st->cs.reader;
+    corio_task *r = corio_stream_reader(&st->cs);
     st->open = 0;
     corio_stream_close(&st->cs);
     if (st->live) {   /* ops still to finish: hold the memory */
@@ -85,7 +85,7 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
         st->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     if (r)
-        corio_task_wake(st->cs.loop, r);
+        corio_task_wake(corio_stream_loop(&st->cs), r);
 }
 
 /* Push a new stream userdata (a Unix stream's when is_unix), set up on
@@ -113,7 +113,7 @@ static void read_interrupt(corio_loop *l, corio_task *t)
     l_stream *st = t->wait_obj;
     st->reader = NULL;
     if (st->open)
-        st->cs.reader = NULL;
+        corio_stream_forget_reader(&st->cs);
     corio_task_wake(l, t);
 }
 
@@ -151,25 +151,25 @@ static corio_stream *reading(lua_State *L, int status)
 /* Move up to n buffered bytes into a Lua string. */
 static int take(lua_State *L, corio_stream *s, size_t n)
 {
-    if (n > s->rbuf.len)
-        n = s->rbuf.len;
-    lua_pushlstring(L, corio_buf_peek(&s->rbuf), n);
-    corio_buf_consume(&s->rbuf, n);
+    if (n > corio_stream_buffered(s))
+        n = corio_stream_buffered(s);
+    lua_pushlstring(L, corio_stream_data(s), n);
+    corio_stream_consume(s, n);
     return 1;
 }
 
 /* End of data: nil at a clean end, nil, msg, code on an error. */
 static int at_end(lua_State *L, corio_stream *s)
 {
-    if (s->rerr)
-        return l_fail(L, s->rerr);
+    if (corio_stream_read_error(s))
+        return l_fail(L, corio_stream_read_error(s));
     lua_pushnil(L);
     return 1;
 }
 
 static int ended(corio_stream *s)
 {
-    return s->rerr || (s->flags & CORIO_SF_EOF);
+    return corio_stream_ended(s);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx)
@@ -177,7 +177,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx)
     corio_stream *s = reading(L, status);
     if (!s)
         return closed_fail(L);
-    if (s->rbuf.len)
+    if (corio_stream_buffered(s))
         return take(L, s, (size_t)ctx);
     if (ended(s))
         return at_end(L, s);
@@ -214,11 +214,11 @@ static int read_exact_k(lua_State *L, int status, lua_KContext ctx)
     corio_stream *s = reading(L, status);
     if (!s)
         return closed_fail(L);
-    if (s->rbuf.len >= (size_t)ctx)
+    if (corio_stream_buffered(s) >= (size_t)ctx)
         return take(L, s, (size_t)ctx);
     if (ended(s)) {
-        if (s->rerr)
-            return l_fail(L, s->rerr);
+        if (corio_stream_read_error(s))
+            return l_fail(L, corio_stream_read_error(s));
         lua_pushnil(L);
         lua_pushliteral(L, "unexpected end of stream");
         lua_pushliteral(L, "EOF");
@@ -245,14 +245,14 @@ static int l_stream_read_exact(lua_State *L)
 /* Length of the first len buffered bytes without a trailing "\r". */
 static size_t line_len(corio_stream *s, size_t len)
 {
-    return len && corio_buf_peek(&s->rbuf)[len - 1] == '\r' ? len - 1 : len;
+    return len && corio_stream_data(s)[len - 1] == '\r' ? len - 1 : len;
 }
 
 /* Push the line of len bytes (its "\n" at len) without "\r\n". */
 static int take_line(lua_State *L, corio_stream *s, size_t len)
 {
-    lua_pushlstring(L, corio_buf_peek(&s->rbuf), line_len(s, len));
-    corio_buf_consume(&s->rbuf, len + 1);
+    lua_pushlstring(L, corio_stream_data(s), line_len(s, len));
+    corio_stream_consume(s, len + 1);
     return 1;
 }
 
@@ -273,18 +273,19 @@ static int readline_k(lua_State *L, int status, lua_KContext ctx)
     size_t max = (size_t)lua_tointeger(L, 2);
     /* resume the search where the last one stopped, also after a wake that
      * brought no new byte (a backpressure stop and re-arm) */
-    size_t from = (size_t)ctx <= s->rbuf.len ? (size_t)ctx : 0;
-    long i = corio_buf_find(&s->rbuf, from, '\n');
+    size_t have = corio_stream_buffered(s);
+    size_t from = (size_t)ctx <= have ? (size_t)ctx : 0;
+    long i = corio_stream_find(s, from, '\n');
     if (i >= 0)
         return line_len(s, (size_t)i) > max ? line_too_long(L) : take_line(L, s, (size_t)i);
-    if (line_len(s, s->rbuf.len) > max)
+    if (line_len(s, have) > max)
         return line_too_long(L);
-    if (ended(s) && s->rbuf.len && !s->rerr)
-        return line_len(s, s->rbuf.len) > max ? line_too_long(L) : take(L, s, s->rbuf.len);
+    if (ended(s) && have && !corio_stream_read_error(s))
+        return line_len(s, have) > max ? line_too_long(L) : take(L, s, have);
     if (ended(s))
         return at_end(L, s);
     return wait_data(L, lua_touserdata(L, 1), "stream:readline",
-                     (lua_KContext)s->rbuf.len, readline_k);
+                     (lua_KContext)have, readline_k);
 }
 
 /* stream:readline([max]): next line without its ending; nil at end of
@@ -322,8 +323,8 @@ static int write_k(lua_State *L, int status, lua_KContext ctx)
     l_resumed(L, t);
     if (!st->open)
         return closed_fail(L);
-    if (st->cs.werr)
-        return l_fail(L, st->cs.werr);
+    if (corio_stream_write_error(&st->cs))
+        return l_fail(L, corio_stream_write_error(&st->cs));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -357,7 +358,7 @@ static int l_stream_write(lua_State *L)
     l_task *t = l_enter(L, "stream:write");
     if (st->writing)
         return luaL_error(L, "stream:write: another task is writing this stream");
-    if (st->cs.flags & CORIO_SF_WBROKEN) {
+    if (corio_stream_broken(&st->cs)) {
         lua_pushnil(L);
         lua_pushliteral(L, "an earlier write was interrupted");
         lua_pushliteral(L, "EPIPE");
@@ -421,12 +422,12 @@ int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, soc
 
 static int l_stream_peer(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "stream:peer")->cs.fd, getpeername);
+    return l_push_sockname(L, corio_stream_fd(&check_open(L, "stream:peer")->cs), getpeername);
 }
 
 static int l_stream_addr(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "stream:addr")->cs.fd, getsockname);
+    return l_push_sockname(L, corio_stream_fd(&check_open(L, "stream:addr")->cs), getsockname);
 }
 
 /* stream:setoption(name, value): nodelay, keepalive (booleans), rcvbuf,
@@ -445,7 +446,7 @@ static int l_stream_setoption(lua_State *L)
     else
         return luaL_error(L, "stream:setoption: unknown option '%s' "
                              "(expected nodelay, keepalive, rcvbuf or sndbuf)", name);
-    if (setsockopt(st->cs.fd, level, opt, &v, sizeof v) < 0)
+    if (setsockopt(corio_stream_fd(&st->cs), level, opt, &v, sizeof v) < 0)
         return l_fail(L, -errno);
     lua_pushboolean(L, 1);
     return 1;
@@ -457,7 +458,7 @@ static int l_stream_setoption(lua_State *L)
 static l_stream *check_unix(lua_State *L, const char *fname)
 {
     l_stream *st = check_open(L, fname);
-    if (!(st->cs.flags & CORIO_SF_MSG))
+    if (!corio_stream_is_unix(&st->cs))
         luaL_error(L, "%s: not a Unix stream", fname);
     return st;
 }
@@ -469,7 +470,7 @@ int l_stream_fd(lua_State *L, int idx)
         return -1;
     if (!st->open)
         luaL_error(L, "stream is closed");
-    return st->cs.fd;
+    return corio_stream_fd(&st->cs);
 }
 
 /* stream:peercred(): pid, uid, gid of the peer process (at connect). */
@@ -478,7 +479,7 @@ static int l_stream_peercred(lua_State *L)
     l_stream *st = check_unix(L, "stream:peercred");
     struct ucred cr;
     socklen_t len = sizeof cr;
-    if (getsockopt(st->cs.fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+    if (getsockopt(corio_stream_fd(&st->cs), SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
         return l_fail(L, -errno);
     lua_pushinteger(L, cr.pid);
     lua_pushinteger(L, cr.uid);
@@ -590,7 +591,7 @@ static int l_stream_send_fd(lua_State *L)
     l_task *t = l_enter(L, fname);
     if (st->writing)
         return luaL_error(L, "%s: another task is writing this stream", fname);
-    if (st->cs.flags & CORIO_SF_WBROKEN)
+    if (corio_stream_broken(&st->cs))
         return l_fail(L, -EPIPE);
     lua_settop(L, 2);
     lua_pushlstring(L, data, len);   /* 3: kept alive until sent */
@@ -602,7 +603,7 @@ static int l_stream_send_fd(lua_State *L)
     struct cmsghdr *c = CMSG_FIRSTHDR(&p->m);
     c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof fd);
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    p->op = (corio_msg_op){.op = {.kind = CORIO_OP_SENDMSG, .fd = st->cs.fd, .cb = sendfd_cb},
+    p->op = (corio_msg_op){.op = {.kind = CORIO_OP_SENDMSG, .fd = corio_stream_fd(&st->cs), .cb = sendfd_cb},
                            .msg = &p->m};
     p->task = t;
     corio_backend *be = t->rt->loop.be;
@@ -617,7 +618,7 @@ static int l_stream_tostring(lua_State *L)
 {
     l_stream *st = check_stream(L);
     if (st->open)
-        lua_pushfstring(L, "corio.Stream (fd %d)", st->cs.fd);
+        lua_pushfstring(L, "corio.Stream (fd %d)", corio_stream_fd(&st->cs));
     else
         lua_pushliteral(L, "corio.Stream (closed)");
     return 1;
@@ -635,7 +636,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
     if (t->t.flags & CORIO_TF_INTERRUPTED)
         stream_close(L, (int)ctx, st);
     l_resumed(L, t);
-    int res = st->open ? st->cs.conn_res : -ECANCELED;
+    int res = st->open ? corio_stream_connect_result(&st->cs) : -ECANCELED;
     if (res < 0) {
         stream_close(L, (int)ctx, st);
         return l_fail(L, res);
@@ -657,8 +658,8 @@ int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen
     if (is_unix)
         corio_stream_set_unix(&st->cs);
     st->open = st->live = 1;
-    if (st->cs.conn_res != 1) {
-        rc = st->cs.conn_res;
+    if (corio_stream_connect_result(&st->cs) != 1) {
+        rc = corio_stream_connect_result(&st->cs);
         stream_close(L, idx, st);
         return l_fail(L, rc);
     }

@@ -139,8 +139,8 @@ static int l_udp_bind(lua_State *L)
     l_udp *u = open_for(L, "corio.udp.bind", 1, &sa, &len);
     if (!u)
         return 3;
-    int rc = bind_options(L, u->d->fd);
-    if (!rc && bind(u->d->fd, (struct sockaddr *)&sa, len) < 0)
+    int rc = bind_options(L, corio_dgram_fd(u->d));
+    if (!rc && bind(corio_dgram_fd(u->d), (struct sockaddr *)&sa, len) < 0)
         rc = -errno;
     if (rc < 0) {
         udp_release(u);
@@ -156,7 +156,7 @@ int l_udp_fd(lua_State *L, int idx)
         return -1;
     if (!u->d)
         luaL_error(L, "socket is closed");
-    return u->d->fd;
+    return corio_dgram_fd(u->d);
 }
 
 int l_udp_adopt(lua_State *L, int fd, int family)
@@ -181,7 +181,7 @@ static int l_udp_connect(lua_State *L)
     l_udp *u = open_for(L, "corio.udp.connect", 0, &sa, &len);
     if (!u)
         return 3;
-    if (connect(u->d->fd, (struct sockaddr *)&sa, len) < 0) {
+    if (connect(corio_dgram_fd(u->d), (struct sockaddr *)&sa, len) < 0) {
         int rc = -errno;
         udp_release(u);
         return l_fail(L, rc);
@@ -225,7 +225,7 @@ static corio_dgram *resumed(lua_State *L, int status, int wi, corio_waitq *(*q)(
     if (status == LUA_YIELD && wi) {
         corio_waiter *w = lua_touserdata(L, wi);
         if (u->d && !w->q && l_pending(t) && q(u->d)->n)
-            corio_task_wake(u->d->loop, corio_waitq_first(q(u->d))->task);
+            corio_task_wake(corio_dgram_loop(u->d), corio_waitq_first(q(u->d))->task);
         l_resumed(L, t);
     }
     l_check(L, t);
@@ -422,11 +422,11 @@ static int membership(lua_State *L, const char *fname, int join)
     if (inet_pton(AF_INET, group, &m4.imr_multiaddr) == 1) {
         if (iface && inet_pton(AF_INET, iface, &m4.imr_address) != 1)
             m4.imr_ifindex = (int)if_nametoindex(iface);
-        rc = setsockopt(u->d->fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+        rc = setsockopt(corio_dgram_fd(u->d), IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
                         &m4, sizeof m4);
     } else if (inet_pton(AF_INET6, group, &m6.ipv6mr_multiaddr) == 1) {
         m6.ipv6mr_interface = iface ? if_nametoindex(iface) : 0;
-        rc = setsockopt(u->d->fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP,
+        rc = setsockopt(corio_dgram_fd(u->d), IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP,
                         &m6, sizeof m6);
     } else {
         return luaL_error(L, "%s: bad argument #1 (an IPv4 or IPv6 group address expected)",
@@ -474,10 +474,10 @@ static int set_iface(lua_State *L, l_udp *u, const udp_opt *o)
         struct ip_mreqn m = {0};
         if (inet_pton(AF_INET, v, &m.imr_address) != 1)
             m.imr_ifindex = (int)if_nametoindex(v);
-        return setsockopt(u->d->fd, o->level4, o->opt4, &m, sizeof m);
+        return setsockopt(corio_dgram_fd(u->d), o->level4, o->opt4, &m, sizeof m);
     }
     unsigned idx = if_nametoindex(v);
-    return setsockopt(u->d->fd, o->level6, o->opt6, &idx, sizeof idx);
+    return setsockopt(corio_dgram_fd(u->d), o->level6, o->opt6, &idx, sizeof idx);
 }
 
 /* sock:setoption(name, value): true, or nil, msg, code. */
@@ -498,7 +498,7 @@ static int l_udp_setoption(lua_State *L)
     } else {
         int v = o->kind == 'b' ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
         int v6 = u->family == AF_INET6;
-        rc = setsockopt(u->d->fd, v6 ? o->level6 : o->level4, v6 ? o->opt6 : o->opt4, &v,
+        rc = setsockopt(corio_dgram_fd(u->d), v6 ? o->level6 : o->level4, v6 ? o->opt6 : o->opt4, &v,
                         sizeof v);
     }
     if (rc < 0)
@@ -511,12 +511,12 @@ static int l_udp_setoption(lua_State *L)
 
 static int l_udp_addr(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "udp:addr")->d->fd, getsockname);
+    return l_push_sockname(L, corio_dgram_fd(check_open(L, "udp:addr")->d), getsockname);
 }
 
 static int l_udp_peer(lua_State *L)
 {
-    return l_push_sockname(L, check_open(L, "udp:peer")->d->fd, getpeername);
+    return l_push_sockname(L, corio_dgram_fd(check_open(L, "udp:peer")->d), getpeername);
 }
 
 /* sock:close(): true; a second close returns nil, msg, "EBADF". Tasks
@@ -542,7 +542,7 @@ static int l_udp_tostring(lua_State *L)
 {
     l_udp *u = check_udp(L);
     if (u->d)
-        lua_pushfstring(L, "corio.UdpSocket (fd %d)", u->d->fd);
+        lua_pushfstring(L, "corio.UdpSocket (fd %d)", corio_dgram_fd(u->d));
     else
         lua_pushliteral(L, "corio.UdpSocket (closed)");
     return 1;

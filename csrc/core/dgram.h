@@ -25,6 +25,9 @@ typedef struct corio_dgram {
     corio_waitq readers, writers;
 } corio_dgram;
 
+static inline int corio_dgram_fd(const corio_dgram *d) { return d->fd; }
+static inline corio_loop *corio_dgram_loop(const corio_dgram *d) { return d->loop; }
+
 /* A datagram socket of family (AF_INET, AF_INET6), heap-allocated and
  * freed by the loop once closed and idle. 0 or -errno. */
 int corio_dgram_open(corio_loop *l, int family, corio_dgram **out);

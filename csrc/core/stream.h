@@ -94,6 +94,31 @@ typedef struct corio_listener {
     unsigned backoff_ms;       /* next back-off; 0 while not starved */
 } corio_listener;
 
+/* What an owner may read of a stream (the fields are the core's; the
+ * binding goes through these). */
+static inline int corio_stream_fd(const corio_stream *s) { return s->fd; }
+static inline corio_loop *corio_stream_loop(const corio_stream *s) { return s->loop; }
+static inline const char *corio_stream_data(const corio_stream *s) { return corio_buf_peek(&s->rbuf); }
+static inline size_t corio_stream_buffered(const corio_stream *s) { return s->rbuf.len; }
+static inline void corio_stream_consume(corio_stream *s, size_t n) { corio_buf_consume(&s->rbuf, n); }
+static inline long corio_stream_find(const corio_stream *s, size_t from, char c)
+{
+    return corio_buf_find(&s->rbuf, from, c);
+}
+static inline int corio_stream_read_error(const corio_stream *s) { return s->rerr; }
+/* No more bytes will come: the peer finished, or reading failed. */
+static inline int corio_stream_ended(const corio_stream *s)
+{
+    return s->rerr || (s->flags & CORIO_SF_EOF);
+}
+static inline int corio_stream_write_error(const corio_stream *s) { return s->werr; }
+static inline int corio_stream_connect_result(const corio_stream *s) { return s->conn_res; }
+static inline int corio_stream_is_unix(const corio_stream *s) { return (s->flags & CORIO_SF_MSG) != 0; }
+static inline int corio_stream_broken(const corio_stream *s) { return (s->flags & CORIO_SF_WBROKEN) != 0; }
+/* The task registered to be woken for data, and forgetting it. */
+static inline corio_task *corio_stream_reader(const corio_stream *s) { return s->reader; }
+static inline void corio_stream_forget_reader(corio_stream *s) { s->reader = NULL; }
+
 /* Set up s, in memory the caller owns, on a connected non-blocking fd.
  * Once s is closed and idle, or when the loop closes, the loop calls
  * release(&s->h), which must call corio_stream_dispose(s); after that the
@@ -145,6 +170,10 @@ int corio_stream_shutdown(corio_stream *s);
 int corio_listener_open(corio_loop *l, const struct sockaddr *sa, socklen_t len,
                         int backlog, int reuseaddr, int reuseport,
                         corio_listener **out);
+
+static inline int corio_listener_fd(const corio_listener *ls) { return ls->fd; }
+/* Connections accepted, not yet taken. */
+static inline size_t corio_listener_queued(const corio_listener *ls) { return ls->fds.count; }
 
 /* A listener on fd, a listening socket (non-blocking) the caller hands
  * over: closed with the listener. 0 or -ENOMEM (fd still the caller's). */
