@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include "backend.h"
 #include "loop.h"
+#include "task.h"
 #include "waitq.h"
 
 typedef struct corio_dgram {

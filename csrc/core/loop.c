@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "clock.h"
-#include "loop.h"
+#include "task.h"
 
 /* The default allocator: libc's. */
 static void *libc_alloc(void *ud, void *p, size_t osize, size_t nsize)

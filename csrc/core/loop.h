@@ -9,8 +9,9 @@
 #include "backend.h"
 #include "list.h"
 #include "pool.h"
-#include "task.h"
 #include "timer.h"
+
+typedef struct corio_task corio_task;   /* task.h */
 
 /* Resumes between two reaps of the backend while tasks stay ready, so I/O
  * completions and timers are never starved by busy tasks. */

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "fdq.h"
 #include "loop.h"
+#include "task.h"
 #include "waitq.h"
 
 /* Above this many buffered unread bytes the RECV is stopped (backpressure);

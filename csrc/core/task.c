@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include "loop.h"
+#include "task.h"
 
 void corio_task_start(corio_loop *l, corio_task *t)
 {
@@ -20,32 +20,8 @@ void corio_task_finish(corio_loop *l, corio_task *t, int status)
     l->nlive--;
 }
 
-void corio_task_suspend(corio_loop *l, corio_task *t, const corio_wait_ops *ops, void *obj)
-{
-    t->wait = ops;
-    t->wait_obj = obj;
-    t->status = CORIO_TASK_SUSPENDED;
-    if (ops->is_io)
-        l->nio++;
-}
 
-void corio_task_wake(corio_loop *l, corio_task *t)
-{
-    if (!t->wait)
-        return;
-    if (t->wait->is_io)
-        l->nio--;
-    t->wait = NULL;
-    t->status = CORIO_TASK_READY;
-    corio_loop_ready(l, t);
-}
 
-void corio_task_yield(corio_loop *l, corio_task *t)
-{
-    t->wait = NULL;
-    t->status = CORIO_TASK_READY;
-    corio_loop_ready(l, t);
-}
 
 void corio_task_interrupt(corio_loop *l, corio_task *t)
 {
@@ -82,15 +58,8 @@ void corio_task_stop(corio_loop *l, corio_task *t)
     corio_task_wake(l, t);
 }
 
-int corio_task_resumed(corio_task *t)
-{
-    int was = (t->flags & CORIO_TF_INTERRUPTED) != 0;
-    t->flags &= (uint8_t)~CORIO_TF_INTERRUPTED;
-    return was;
-}
 
-/* The outermost deadline of t that fired, or NULL. */
-static corio_deadline *fired_deadline(const corio_task *t)
+corio_deadline *corio__task_deadline_fired(const corio_task *t)
 {
     corio_deadline *hit = NULL;
     for (corio_deadline *d = t->deadlines; d; d = d->next)
@@ -99,28 +68,14 @@ static corio_deadline *fired_deadline(const corio_task *t)
     return hit;
 }
 
-int corio_task_pending(const corio_task *t)
+int corio__task_deadline_pending(corio_task *t, corio_deadline **d)
 {
-    return (t->flags & (CORIO_TF_CANCEL | CORIO_TF_STOPPED)) || fired_deadline(t);
+    if (!(*d = corio__task_deadline_fired(t)))
+        return 0;
+    (*d)->raised = 1;
+    return 2;
 }
 
-int corio_task_take_pending(corio_task *t, corio_deadline **d)
-{
-    if (t->flags & (CORIO_TF_CANCEL | CORIO_TF_STOPPED)) {
-        t->flags &= (uint8_t)~CORIO_TF_CANCEL;   /* a stopped task stays stopped */
-        return 1;
-    }
-    if ((*d = fired_deadline(t))) {
-        (*d)->raised = 1;
-        return 2;
-    }
-    return 0;
-}
-
-int corio_task_budget_spent(corio_loop *l)
-{
-    return --l->budget < 0;
-}
 
 /* ---- sleep ---- */
 

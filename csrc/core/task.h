@@ -18,10 +18,8 @@
 #ifndef CORIO_TASK_H
 #define CORIO_TASK_H
 #include <stdint.h>
+#include "loop.h"
 #include "timer.h"
-
-struct corio_loop;
-typedef struct corio_task corio_task;
 
 enum corio_task_status {
     CORIO_TASK_READY, CORIO_TASK_SUSPENDED,
@@ -68,23 +66,41 @@ static inline int corio_task_queued(const corio_task *t) { return t->next != NUL
 static inline int corio_task_done(const corio_task *t) { return t->status >= CORIO_TASK_DONE; }
 
 /* A new task, queued to run: the loop counts it live until finish. */
-void corio_task_start(struct corio_loop *l, corio_task *t);
+void corio_task_start(corio_loop *l, corio_task *t);
 
 /* The task finished (status one of the finished ones): its deadlines are
  * popped, it no longer counts as live. */
-void corio_task_finish(struct corio_loop *l, corio_task *t, int status);
+void corio_task_finish(corio_loop *l, corio_task *t, int status);
 
 /* Suspend t in the wait described by ops (on obj). The caller then yields
- * back to the loop; whoever ends the wait calls corio_task_wake. */
-void corio_task_suspend(struct corio_loop *l, corio_task *t, const corio_wait_ops *ops,
-                        void *obj);
+ * back to the loop; whoever ends the wait calls corio_task_wake. (This and
+ * the other per-wait functions below are inline: they run on every wait
+ * and wake, and a call across files costs more than their bodies.) */
+static inline void corio_task_suspend(corio_loop *l, corio_task *t, const corio_wait_ops *ops,
+                                      void *obj)
+{
+    t->wait = ops;
+    t->wait_obj = obj;
+    t->status = CORIO_TASK_SUSPENDED;
+    if (ops->is_io)
+        l->nio++;
+}
 
 /* End t's wait and queue it to run; a no-op when it is not waiting. */
-void corio_task_wake(struct corio_loop *l, corio_task *t);
+static inline void corio_task_wake(corio_loop *l, corio_task *t)
+{
+    if (!t->wait)
+        return;
+    if (t->wait->is_io)
+        l->nio--;
+    t->wait = NULL;
+    t->status = CORIO_TASK_READY;
+    corio_loop_ready(l, t);
+}
 
 /* Wake the task registered in *slot, if any, clearing the slot first (the
  * task may register again at once). */
-static inline void corio_task_wake_slot(struct corio_loop *l, corio_task **slot)
+static inline void corio_task_wake_slot(corio_loop *l, corio_task **slot)
 {
     corio_task *t = *slot;
     if (t) {
@@ -94,47 +110,78 @@ static inline void corio_task_wake_slot(struct corio_loop *l, corio_task **slot)
 }
 
 /* Queue t at the back of the ready queue without waiting on anything. */
-void corio_task_yield(struct corio_loop *l, corio_task *t);
+static inline void corio_task_yield(corio_loop *l, corio_task *t)
+{
+    t->wait = NULL;
+    t->status = CORIO_TASK_READY;
+    corio_loop_ready(l, t);
+}
 
 /* Break t's wait (for a cancel or a deadline), once. */
-void corio_task_interrupt(struct corio_loop *l, corio_task *t);
+void corio_task_interrupt(corio_loop *l, corio_task *t);
 
 /* Cancel t: 0 if it had finished; 1 otherwise. A task that never ran is
  * marked cancelled and stays queued until the loop pops it (its run
  * callback must then finish it without running it). */
-int corio_task_cancel(struct corio_loop *l, corio_task *t);
+int corio_task_cancel(corio_loop *l, corio_task *t);
 
 /* Cancel t for good: woken even from a shielded wait, and every later
  * wait fails at once (corio_task_take_pending reports a cancel). */
-void corio_task_stop(struct corio_loop *l, corio_task *t);
+void corio_task_stop(corio_loop *l, corio_task *t);
 
 /* Resumed after a wait: whether it was interrupted (flag cleared). */
-int corio_task_resumed(corio_task *t);
+static inline int corio_task_resumed(corio_task *t)
+{
+    int was = (t->flags & CORIO_TF_INTERRUPTED) != 0;
+    t->flags &= (uint8_t)~CORIO_TF_INTERRUPTED;
+    return was;
+}
+
+/* For the inline functions: the outermost fired deadline of t, or NULL;
+ * take it (2, in *d, marked raised) or 0. */
+corio_deadline *corio__task_deadline_fired(const corio_task *t);
+int corio__task_deadline_pending(corio_task *t, corio_deadline **d);
 
 /* What interrupts t now, consumed: 0 nothing; 1 a cancel (or t stopped);
  * 2 an expired deadline, the outermost one, in *d (marked raised). */
-int corio_task_take_pending(corio_task *t, corio_deadline **d);
+static inline int corio_task_take_pending(corio_task *t, corio_deadline **d)
+{
+    if (t->flags & (CORIO_TF_CANCEL | CORIO_TF_STOPPED)) {
+        t->flags &= (uint8_t)~CORIO_TF_CANCEL;   /* a stopped task stays stopped */
+        return 1;
+    }
+    if (t->deadlines)
+        return corio__task_deadline_pending(t, d);
+    return 0;
+}
 
 /* Whether take_pending would report something. */
-int corio_task_pending(const corio_task *t);
+static inline int corio_task_pending(const corio_task *t)
+{
+    return (t->flags & (CORIO_TF_CANCEL | CORIO_TF_STOPPED)) ||
+           (t->deadlines && corio__task_deadline_fired(t));
+}
 
 /* The running task's fairness budget: immediate completions left before
  * it must yield (reset by the loop before each run). */
 #define CORIO_BUDGET 128
-int corio_task_budget_spent(struct corio_loop *l);
+static inline int corio_task_budget_spent(corio_loop *l)
+{
+    return --l->budget < 0;
+}
 
 /* Sleep: suspend t for ns (the timer record comes from the loop's
  * allocator and goes back when the sleep ends). 0 or -ENOMEM. */
-int corio_task_sleep(struct corio_loop *l, corio_task *t, uint64_t ns);
+int corio_task_sleep(corio_loop *l, corio_task *t, uint64_t ns);
 
 /* Free the timer of a sleeping t (the loop is closing with t asleep). */
-void corio_task_forget_sleep(struct corio_loop *l, corio_task *t);
+void corio_task_forget_sleep(corio_loop *l, corio_task *t);
 
 /* Push d on t (zeroed by the caller): it fires after ns (at once for 0). */
-void corio_deadline_push(struct corio_loop *l, corio_task *t, corio_deadline *d, uint64_t ns);
+void corio_deadline_push(corio_loop *l, corio_task *t, corio_deadline *d, uint64_t ns);
 
 /* Take d off its task and disarm it (once); returns whether it fired. */
-int corio_deadline_pop(struct corio_loop *l, corio_deadline *d);
+int corio_deadline_pop(corio_loop *l, corio_deadline *d);
 
 /* The waits the scheduler itself provides. */
 extern const corio_wait_ops corio_wait_sleep;   /* corio_task_sleep */

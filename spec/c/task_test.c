@@ -5,7 +5,7 @@
 #include <string.h>
 #include "check.h"
 #include "clock.h"
-#include "loop.h"
+#include "task.h"
 #include "waitq.h"
 
 typedef struct ctask {
