@@ -86,10 +86,12 @@ static void keep_fds(corio_unix_stream *u, struct msghdr *m)
     }
 }
 
+#define UNIX_RECV_CHUNK 32768
+
 /* One recvmsg into the read buffer: bytes, 0 at the end, or -errno. */
 static int recv_one(corio_unix_stream *u)
 {
-    char buf[32768];
+    char buf[UNIX_RECV_CHUNK];
     union { struct cmsghdr h; char b[CMSG_SPACE(CORIO_UNIX_MAX_FDS * sizeof(int))]; } ctl;
     struct iovec iov = {buf, sizeof buf};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
@@ -106,7 +108,9 @@ static int recv_one(corio_unix_stream *u)
 
 /* A Unix stream turned readable: take what the socket holds, up to the
  * backpressure mark, then wake the reader (the POLL is re-armed when a
- * reader wants more). */
+ * reader wants more). A short read means the socket had no more (or the
+ * read stopped at a message carrying fds): no second call to find
+ * EAGAIN, since the next readiness tells anyway. */
 static void recv_msgs(corio_stream *s, int res)
 {
     while (res >= 0 && s->rbuf.len <= CORIO_STREAM_HWM && !s->rerr) {
@@ -117,6 +121,8 @@ static void recv_msgs(corio_stream *s, int res)
             break;
         if (n < 0)
             s->rerr = (int16_t)n;
+        else if (n < UNIX_RECV_CHUNK)
+            break;
     }
     if (res < 0 && res != -ECANCELED)
         s->rerr = (int16_t)res;
