@@ -2,13 +2,13 @@
 # bench/unix.sh: Unix-socket stream ping-pong against corio's own TCP, the
 # same lean echo server shape and the same corio client on both (64-byte
 # messages, CONNS connections, one message in flight each), server pinned
-# to CPU 1 and client to CPU 0, ROUNDS alternating rounds of SECONDS each;
+# to CPU 1 and client to CPU 0, ROUNDS alternating rounds of DURATION s each;
 # reports requests/s (median) and server CPU µs per request, both
-# backends. Knobs: ROUNDS (5), SECONDS (3), CONNS (10). Writes
+# backends. Knobs: ROUNDS (5), DURATION (3 s), CONNS (10). Writes
 # bench/results/unix.md. Run from anywhere after `make`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROUNDS=${ROUNDS:-5} SECONDS_=${SECONDS:-3} CONNS=${CONNS:-10}
+ROUNDS=${ROUNDS:-5} SECS=${DURATION:-3} CONNS=${CONNS:-10}
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;'
 OUT=bench/results; mkdir -p "$OUT"
 RAW=$OUT/unix_raw.txt; : > "$RAW"
@@ -35,9 +35,9 @@ run_one() {
   t0=$(ticks "$SPID")
   if [ "$kind" = tcp ]; then
     port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$out")
-    res=$(CORIO_BACKEND=$be taskset -c 0 lua5.4 bench/pingpong_client.lua tcp 127.0.0.1 "$port" "$CONNS" "$SECONDS_")
+    res=$(CORIO_BACKEND=$be taskset -c 0 lua5.4 bench/pingpong_client.lua tcp 127.0.0.1 "$port" "$CONNS" "$SECS")
   else
-    res=$(CORIO_BACKEND=$be taskset -c 0 lua5.4 bench/pingpong_client.lua unix "$SOCK" "$CONNS" "$SECONDS_")
+    res=$(CORIO_BACKEND=$be taskset -c 0 lua5.4 bench/pingpong_client.lua unix "$SOCK" "$CONNS" "$SECS")
   fi
   t1=$(ticks "$SPID"); hz=$(getconf CLK_TCK)
   kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=""

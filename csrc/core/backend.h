@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include "list.h"
 
@@ -40,8 +41,14 @@ enum corio_op_kind {
     CORIO_OP_SEND,    /* one-shot, a corio_send_op; res = bytes sent (may be
                          short) or -errno. MSG_NOSIGNAL always. */
     CORIO_OP_CONNECT, /* one-shot, a corio_connect_op; res = 0 or -errno */
-    CORIO_OP_POLL,    /* one-shot (op->events: POLLIN...);
-                         res = revents or -errno */
+    CORIO_OP_POLL,    /* one-shot (op->events: POLLIN...); res = revents or
+                         -errno. With CORIO_POLL_MULTI in events it stays
+                         armed: a MORE callback at each readiness until
+                         cancel() or an error, like a multishot RECV. Only
+                         new events are sure to be reported (io_uring
+                         signals wake-ups; epoll repeats while the
+                         condition holds): the owner consumes what it
+                         reacts to. */
     CORIO_OP_RECVMSG, /* one-shot, a corio_msg_op: recvmsg(2) into the
                          owner's msghdr (name, iovecs, control, all alive
                          until the final callback); res = bytes or -errno,
@@ -85,6 +92,10 @@ typedef struct corio_connect_op {   /* CORIO_OP_CONNECT */
 } corio_connect_op;
 
 typedef corio_op corio_poll_op;     /* CORIO_OP_POLL: events in the op */
+
+/* In a POLL's events: stay armed (see CORIO_OP_POLL). Outside every
+ * POLL* bit. */
+#define CORIO_POLL_MULTI 0x80000000u
 
 typedef struct corio_msg_op {       /* CORIO_OP_RECVMSG, CORIO_OP_SENDMSG */
     corio_op op;

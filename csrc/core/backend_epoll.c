@@ -456,7 +456,12 @@ static int service_op(ep *e, corio_op *op, uint32_t revents)
     case CORIO_OP_SEND: case CORIO_OP_SENDMSG: return service_send(e, op);
     case CORIO_OP_CONNECT: return service_connect(e, op);
     case CORIO_OP_RECVMSG: return service_recvmsg(e, op);
-    default: return finish(e, op, (int)hit);
+    default:
+        if (op->events & CORIO_POLL_MULTI) {   /* stays on its fd's list */
+            op->cb(op, (int)hit, NULL, CORIO_OPF_MORE);
+            return 1;
+        }
+        return finish(e, op, (int)hit);
     }
 }
 

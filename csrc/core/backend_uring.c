@@ -387,7 +387,9 @@ static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
         io_uring_prep_connect(sqe, op->fd, ((corio_connect_op *)op)->addr, ((corio_connect_op *)op)->len);
         break;
     case CORIO_OP_POLL:
-        io_uring_prep_poll_add(sqe, op->fd, ((corio_poll_op *)op)->events);
+        io_uring_prep_poll_add(sqe, op->fd, op->events & ~CORIO_POLL_MULTI);
+        if (op->events & CORIO_POLL_MULTI)
+            sqe->len |= IORING_POLL_ADD_MULTI;
         break;
     case CORIO_OP_RECVMSG:
         io_uring_prep_recvmsg(sqe, op->fd, ((corio_msg_op *)op)->msg,
@@ -523,6 +525,20 @@ static int on_accept(uring_backend *b, corio_op *op, int res, unsigned cf)
     return n + rearm(b, op);
 }
 
+/* A multishot POLL's CQE: readiness with MORE is passed on; a poll the
+ * kernel ended with a readiness is re-armed (the owner still sees MORE);
+ * errors and anything after cancel() are final. */
+static int on_poll_multi(uring_backend *b, corio_op *op, int res, unsigned cf)
+{
+    if (cf & IORING_CQE_F_MORE)
+        return more(op, res, NULL);
+    if (res >= 0 && !(op->bstate & ST_CANCEL)) {
+        int n = more(op, res, NULL);
+        return n + rearm(b, op);
+    }
+    return finish(op, res, NULL);
+}
+
 /* Route one CQE; returns callbacks run. */
 static int on_cqe(uring_backend *b, const struct io_uring_cqe *cqe)
 {
@@ -539,6 +555,8 @@ static int on_cqe(uring_backend *b, const struct io_uring_cqe *cqe)
         return on_recv(b, op, cqe->res, cqe->flags);
     if (op->kind == CORIO_OP_ACCEPT)
         return on_accept(b, op, cqe->res, cqe->flags);
+    if (op->kind == CORIO_OP_POLL && (op->events & CORIO_POLL_MULTI))
+        return on_poll_multi(b, op, cqe->res, cqe->flags);
     return finish(op, cqe->res, NULL);
 }
 

@@ -1,6 +1,7 @@
 /* stream.c: a connected socket: read buffer fed by a multishot RECV (or,
  * on a Unix stream, by recvmsg on readiness, keeping passed fds), whole
  * writes as resubmitted SENDs, non-blocking connect. */
+#define _GNU_SOURCE   /* POLLRDHUP */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -106,14 +107,17 @@ static int recv_one(corio_unix_stream *u)
     return (int)n;
 }
 
-/* A Unix stream turned readable: take what the socket holds, up to the
- * backpressure mark, then wake the reader (the POLL is re-armed when a
- * reader wants more). A short read means the socket had no more (or the
- * read stopped at a message carrying fds): no second call to find
- * EAGAIN, since the next readiness tells anyway. */
-static void recv_msgs(corio_stream *s, int res)
+/* A Unix stream turned readable (its multishot POLL): take what the
+ * socket holds, up to the backpressure mark, then wake the reader. A
+ * short read means the socket had no more (or the read stopped at a
+ * message carrying fds): no second call to find EAGAIN, since new data
+ * is a new readiness; a hang-up is not, so then reading goes on to the
+ * end. The POLL is cancelled (and re-armed by the
+ * next read) above the mark, or once nothing more can come. */
+static void recv_msgs(corio_stream *s, int res, unsigned flags)
 {
-    while (res >= 0 && s->rbuf.len <= CORIO_STREAM_HWM && !s->rerr) {
+    while (res >= 0 && s->rbuf.len <= CORIO_STREAM_HWM && !s->rerr &&
+           !(s->flags & (CORIO_SF_EOF | CORIO_SF_CLOSED))) {
         int n = recv_one(unix_of(s));
         if (n == 0)
             s->flags |= CORIO_SF_EOF;
@@ -121,11 +125,14 @@ static void recv_msgs(corio_stream *s, int res)
             break;
         if (n < 0)
             s->rerr = (int16_t)n;
-        else if (n < UNIX_RECV_CHUNK)
-            break;
+        else if (n < UNIX_RECV_CHUNK && !(res & (POLLHUP | POLLRDHUP | POLLERR)))
+            break;   /* (a hang-up is read to its end: it is not signalled again) */
     }
     if (res < 0 && res != -ECANCELED)
         s->rerr = (int16_t)res;
+    if ((flags & CORIO_OPF_MORE) &&
+        (s->rbuf.len > CORIO_STREAM_HWM || (s->flags & CORIO_SF_EOF) || s->rerr))
+        be(s)->vt->cancel(be(s), &s->recv);
     if (s->flags & CORIO_SF_CLOSED) {
         maybe_free(s);
         return;
@@ -138,7 +145,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_stream *s = corio_container_of(op, corio_stream, recv);
     if (s->flags & CORIO_SF_MSG) {
-        recv_msgs(s, (s->flags & CORIO_SF_CLOSED) ? -ECANCELED : res);
+        recv_msgs(s, res, flags);
         return;
     }
     if (res > 0 && corio_buf_append(&s->rbuf, data, (size_t)res) < 0)
@@ -238,7 +245,7 @@ void corio_stream_set_unix(corio_stream *s)
     corio_unix_stream *u = unix_of(s);
     s->flags |= CORIO_SF_MSG;
     s->recv.kind = CORIO_OP_POLL;
-    s->recv.events = POLLIN;
+    s->recv.events = POLLIN | POLLRDHUP | CORIO_POLL_MULTI;   /* RDHUP: a peer's FIN */
     u->fds = (corio_fdq){0};
     u->received = 0;
 }

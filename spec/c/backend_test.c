@@ -98,7 +98,8 @@ static void rec_cb(corio_op *op, int res, const void *data, unsigned flags)
     rec_keep(r, res, data);
     if (flags & CORIO_OPF_MORE) {
         r->mores++;
-        if (op->kind != CORIO_OP_ACCEPT && op->kind != CORIO_OP_RECV)
+        if (op->kind != CORIO_OP_ACCEPT && op->kind != CORIO_OP_RECV &&
+            !(op->kind == CORIO_OP_POLL && (op->events & CORIO_POLL_MULTI)))
             r->bad++;
         return;
     }
@@ -850,6 +851,38 @@ static void test_msg_rights(corio_backend *b)
     close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
+/* A POLL with CORIO_POLL_MULTI stays armed: a MORE callback for each new
+ * readiness, until cancel() ends it. */
+static void test_poll_multi(corio_backend *b)
+{
+    g_test = "poll_multi";
+    int p[2];
+    CHECK(pipe(p) == 0);
+    set_nonblock(p[0]);
+    rec r;
+    rec_init(&r, b, CORIO_OP_POLL, p[0]);
+    r.op.events = POLLIN | CORIO_POLL_MULTI;
+    CHECK(rec_submit(&r) == 0);
+    settle(b);
+    CHECK(r.mores == 0 && r.finals == 0);
+    char c;
+    for (int i = 1; i <= 3; i++) {
+        CHECK(write(p[1], "x", 1) == 1);
+        RUN_UNTIL(b, r.mores >= i, 1000);
+        CHECK(r.mores >= i && r.finals == 0);
+        CHECK(read(p[0], &c, 1) == 1);   /* consume what it reacted to */
+        settle(b);
+    }
+    int seen = r.mores;
+    settle(b);
+    CHECK(r.mores == seen);                /* nothing new: no callback */
+    rec_cancel(&r);
+    RUN_UNTIL(b, r.finals, 1000);
+    CHECK(r.finals == 1 && r.res == -ECANCELED);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* An op kind outside the contract is refused, never run as something else. */
 static void test_unknown_kind(corio_backend *b)
 {
@@ -956,6 +989,7 @@ int main(int argc, char **argv)
     test_wait_forever_pending(b);
     test_msg_udp(b);
     test_msg_rights(b);
+    test_poll_multi(b);
     test_unknown_kind(b);
     b->vt->destroy(b);
     test_destroy_inflight();
