@@ -384,11 +384,16 @@ static int l_udp_sendto(lua_State *L)
     socklen_t salen;
     if (resolve(L, host, port, 0, &sa, &salen) < 0)
         return 3;
+    /* the common case: sent now, nothing allocated (with its budget spent
+     * the task yields first, and sends when it resumes) */
+    if (!l_budget_spent(t)) {
+        int n = corio_dgram_try_send(u->d, lua_tostring(L, 2), len, (struct sockaddr *)&sa, salen);
+        if (n != -EAGAIN)
+            return n < 0 ? l_fail(L, n) : (lua_pushboolean(L, 1), 1);
+    }
     lua_settop(L, 2);
     memcpy(lua_newuserdatauv(L, sizeof sa, 0), &sa, sizeof sa);
-    if (l_budget_spent(t))
-        return l_yield(L, t, 0, send_k);
-    return send_k(L, LUA_OK, 0);
+    return t->rt->loop.budget < 0 ? l_yield(L, t, 0, send_k) : send_k(L, LUA_OK, 0);
 }
 
 /* sock:send(data): true, or nil, msg, code (a connected socket). */
@@ -400,11 +405,14 @@ static int l_udp_send(lua_State *L)
     l_task *t = l_enter(L, "udp:send");
     if (too_big(L, u, len))
         return 3;
+    if (!l_budget_spent(t)) {
+        int n = corio_dgram_try_send(u->d, lua_tostring(L, 2), len, NULL, 0);
+        if (n != -EAGAIN)
+            return n < 0 ? l_fail(L, n) : (lua_pushboolean(L, 1), 1);
+    }
     lua_settop(L, 2);
     lua_pushnil(L);
-    if (l_budget_spent(t))
-        return l_yield(L, t, 0, send_k);
-    return send_k(L, LUA_OK, 0);
+    return t->rt->loop.budget < 0 ? l_yield(L, t, 0, send_k) : send_k(L, LUA_OK, 0);
 }
 
 /* ---- membership and options ---- */

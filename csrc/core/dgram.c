@@ -29,14 +29,21 @@ static void wake_first(corio_dgram *d, corio_waitq *q)
         corio_task_wake(d->loop, w->task);
 }
 
+/* The read poll is multishot: it stays armed while readers come and go
+ * (no re-registration per datagram). With nobody waiting it is stopped:
+ * a datagram left unread would make epoll report it again and again. */
 static void rpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
 {
     corio_dgram *d = corio_container_of(op, corio_dgram, rpoll);
-    (void)res, (void)data, (void)flags;
-    if (d->closed)
+    (void)res, (void)data;
+    if (d->closed) {
         maybe_free(d);
-    else
+        return;
+    }
+    if (d->readers.n)
         wake_first(d, &d->readers);
+    else if (flags & CORIO_OPF_MORE)
+        be(d)->vt->cancel(be(d), op);
 }
 
 static void wpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
@@ -68,7 +75,8 @@ int corio_dgram_adopt(corio_loop *l, int fd, corio_dgram **out)
     d->fd = fd;
     d->loop = l;
     d->h.release = release;
-    d->rpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb, .events = POLLIN};
+    d->rpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = rpoll_cb,
+                          .events = POLLIN | CORIO_POLL_MULTI};
     d->wpoll = (corio_op){.kind = CORIO_OP_POLL, .fd = d->fd, .cb = wpoll_cb, .events = POLLOUT};
     corio_loop_add_handle(l, &d->h);
     *out = d;
@@ -117,6 +125,17 @@ int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *fro
         *fromlen = m.msg_namelen;
     *trunc = (m.msg_flags & MSG_TRUNC) != 0;
     return (size_t)n > cap ? (int)cap : (int)n;
+}
+
+int corio_dgram_try_send(corio_dgram *d, const void *buf, size_t len,
+                         const struct sockaddr *to, socklen_t tolen)
+{
+    if (d->writers.n)   /* others wait before us: in order */
+        return -EAGAIN;
+    ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
+    if (n < 0)
+        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+    return (int)n;
 }
 
 int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,

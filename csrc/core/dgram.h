@@ -45,6 +45,12 @@ int corio_dgram_adopt(corio_loop *l, int fd, corio_dgram **out);
 int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *from,
                      socklen_t *fromlen, int *trunc, corio_waiter *w, int again);
 
+/* Send one datagram now if nobody waits to send and there is room: bytes,
+ * -EAGAIN (nothing queued: the caller then goes through corio_dgram_send)
+ * or -errno. */
+int corio_dgram_try_send(corio_dgram *d, const void *buf, size_t len,
+                         const struct sockaddr *to, socklen_t tolen);
+
 /* Send one datagram (to: NULL on a connected socket). Bytes, -EAGAIN with
  * w queued until there is room, or -errno. */
 int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
