@@ -518,3 +518,50 @@ describe("regressions", function()
     end)
   end)
 end)
+
+describe("listener max_connections", function()
+  it("beyond n open accepted streams, connections wait in the backlog until one closes", function()
+    S.run(function()
+      local ls = assert(corio.tcp.listen("127.0.0.1", 0, { max_connections = 2 }))
+      local _, port = ls:addr()
+      local clients = {}
+      for i = 1, 3 do clients[i] = assert(corio.tcp.connect("127.0.0.1", port)) end
+      local a = assert(ls:accept())
+      local b = assert(ls:accept())
+      -- the third connection is in the kernel's backlog: accept waits
+      assert.same({ false, "timeout" }, { corio.timeout(0.1, function() return ls:accept() end) })
+      local third = corio.spawn(function() return ls:accept() end)
+      corio.sleep(0.02)
+      assert.equal("suspended", third:status())
+      a:close()                         -- a place frees up
+      local c = assert(third:join())
+      clients[3]:write("hi")
+      assert.equal("hi", c:read())
+      b:close(); c:close()
+      for _, cl in ipairs(clients) do cl:close() end
+      ls:close()
+    end)
+  end)
+
+  it("counts streams freed by the collector, and applies to Unix listeners", function()
+    local path = ("/tmp/corio-spec-max-%d.sock"):format(S.pid())
+    S.run(function()
+      local ls = assert(corio.unix.listen(path, { max_connections = 1 }))
+      local c1 = assert(corio.unix.connect(path))
+      local c2 = assert(corio.unix.connect(path))
+      do local s = assert(ls:accept()) end   -- dropped without close
+      local t = corio.spawn(function() return ls:accept() end)
+      corio.sleep(0.02)
+      assert.equal("suspended", t:status())
+      collectgarbage(); collectgarbage()    -- the dropped stream closes
+      local s2 = assert(t:join())
+      s2:close(); c1:close(); c2:close(); ls:close()
+    end)
+  end)
+
+  it("rejects a bad max_connections", function()
+    assert.has_error(function() corio.tcp.listen("127.0.0.1", 0, { max_connections = "x" }) end,
+      "corio.tcp.listen: bad option 'max_connections' (integer expected, got string)")
+    assert.has_error(function() corio.tcp.listen("127.0.0.1", 0, { max_connections = -1 }) end)
+  end)
+end)

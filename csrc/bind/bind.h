@@ -222,10 +222,16 @@ int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen
 /* The fd of the stream, listener or UDP socket at idx, or -1 if it is
  * none of them (raises if it is closed). */
 int l_stream_fd(lua_State *L, int idx);
+/* Connection limits (listener.c): the stream at idx was accepted under a
+ * max_connections limit; the stream at idx, so counted, has closed. */
+void l_stream_set_counted(lua_State *L, int idx);
+void l_listener_conn_closed(lua_State *L, int stream_idx);
 /* Push a listener bound to sa (path: its socket file, removed at close),
  * or nil, msg, code; push a listener adopting fd (or nil, msg, code). */
 int l_listener_new(lua_State *L, const struct sockaddr *sa, socklen_t len, int backlog,
                    int reuseaddr, int reuseport, const char *path);
+/* Set the listener on top's max_connections (0: none). */
+void l_listener_set_max(lua_State *L, int max);
 int l_listener_adopt(lua_State *L, int fd, int is_unix);
 /* Push a UDP socket adopting fd of family (or nil, msg, code). */
 int l_udp_adopt(lua_State *L, int fd, int family);

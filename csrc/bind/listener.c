@@ -10,7 +10,12 @@ typedef struct l_listener {
     corio_listener *ls;       /* NULL once closed */
     char *path;               /* a Unix listener's socket file, removed at close */
     int is_unix;              /* accepts Unix streams */
+    int max_conns;            /* opts.max_connections, 0 for none */
+    int nconns;               /* accepted streams still open, when limited */
 } l_listener;
+
+/* Registry key of the weak table accepted stream -> its limited listener. */
+static const char owners_key = 0;
 
 static l_listener *check_listener(lua_State *L)
 {
@@ -38,6 +43,55 @@ static void listener_close(l_listener *l)
         free(l->path);
         l->path = NULL;
     }
+}
+
+/* The stream on top was accepted by the limited listener at arg 1: count
+ * it, and remember its listener for when it closes. */
+static void count_conn(lua_State *L, l_listener *l)
+{
+    l->nconns++;
+    l_stream_set_counted(L, -1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &owners_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &owners_key);
+    }
+    lua_pushvalue(L, -2);   /* the stream */
+    lua_pushvalue(L, 1);    /* its listener */
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+void l_listener_conn_closed(lua_State *L, int stream_idx)
+{
+    stream_idx = lua_absindex(L, stream_idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &owners_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushvalue(L, stream_idx);
+    lua_rawget(L, -2);
+    l_listener *l = l_testclass(L, -1, CL_LISTENER);
+    if (l) {
+        l->nconns--;
+        if (l->ls && l->nconns < l->max_conns)
+            corio_listener_resume(l->ls);
+    }
+    lua_pushvalue(L, stream_idx);
+    lua_pushnil(L);
+    lua_rawset(L, -4);
+    lua_pop(L, 2);
+}
+
+void l_listener_set_max(lua_State *L, int max)
+{
+    l_listener *l = lua_touserdata(L, -1);
+    l->max_conns = max;
 }
 
 /* A cancelled acceptor leaves the queue (its waiter is the wait object). */
@@ -71,9 +125,13 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         ctx = lua_gettop(L);
     }
     corio_waiter *w = lua_touserdata(L, (int)ctx);
-    int fd = corio_listener_take(l->ls, w, woken);
+    int fd = l->max_conns && l->nconns >= l->max_conns
+                 ? corio_listener_pause(l->ls, w, woken)   /* at the limit: wait */
+                 : corio_listener_take(l->ls, w, woken);
     if (fd >= 0) {
         l_stream_push(L, t->rt, fd, l->is_unix);
+        if (l->max_conns)
+            count_conn(L, l);
         return 1;
     }
     if (fd != -EAGAIN)

@@ -27,6 +27,7 @@ typedef struct l_stream {
     uint8_t open;         /* cs set up and not closed */
     uint8_t live;         /* cs set up and not yet released by the loop */
     uint8_t writing;      /* a task is inside a write or the connect */
+    uint8_t counted;      /* accepted by a listener with max_connections */
     corio_stream cs;      /* last: a Unix stream's extension follows it
                              (corio_unix_stream) */
 } l_stream;
@@ -86,6 +87,16 @@ static void stream_close(lua_State *L, int idx, l_stream *st)
     }
     if (r)
         corio_task_wake(corio_stream_loop(&st->cs), r);
+    if (st->counted) {   /* a place under its listener's limit is free */
+        st->counted = 0;
+        l_listener_conn_closed(L, idx);
+    }
+}
+
+void l_stream_set_counted(lua_State *L, int idx)
+{
+    l_stream *st = lua_touserdata(L, idx);
+    st->counted = 1;
 }
 
 /* Push a new stream userdata (a Unix stream's when is_unix), set up on

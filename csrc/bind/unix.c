@@ -100,6 +100,9 @@ static int l_unix_listen(lua_State *L)
     if (unix_addr(L, 1, fname, &sa, &len) < 0)
         return 3;
     int backlog = l_opt_int(L, 2, fname, "backlog", 0);
+    int max = l_opt_int(L, 2, fname, "max_connections", 0);
+    if (max < 0)
+        return luaL_error(L, "%s: bad option 'max_connections' (positive integer expected)", fname);
     int perm = perm_option(L, 2, fname);
     int file = sa.sun_path[0] != '\0';
     if (file && l_opt_bool(L, 2, "unlink", 1)) {
@@ -113,6 +116,7 @@ static int l_unix_listen(lua_State *L)
     if (l_listener_new(L, (struct sockaddr *)&sa, len, backlog, 0, 0,
                        file ? sa.sun_path : NULL) != 1)
         return 3;
+    l_listener_set_max(L, max);
     if (file && perm >= 0 && chmod(sa.sun_path, (mode_t)perm) < 0) {
         int e = errno;
         lua_getfield(L, -1, "close");

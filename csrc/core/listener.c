@@ -65,6 +65,8 @@ static void retry_fire(corio_wheel *w, corio_timer *t)
 {
     (void)w;
     corio_listener *ls = corio_container_of(t, corio_listener, retry);
+    if (ls->paused)
+        return;                                   /* resume arms it */
     if (corio_op_busy(&ls->accept))
         corio_loop_timer(ls->loop, &ls->retry, 1000000u);
     else if (be(ls)->vt->submit(be(ls), &ls->accept) < 0)
@@ -99,10 +101,10 @@ void corio_listener_pass(corio_listener *ls)
         corio_task_wake(ls->loop, w->task);
 }
 
-/* Arm the ACCEPT unless it is armed or backing off. */
+/* Arm the ACCEPT unless it is armed, backing off or paused. */
 static int arm(corio_listener *ls)
 {
-    if (corio_op_busy(&ls->accept) || ls->retry.armed)
+    if (corio_op_busy(&ls->accept) || ls->retry.armed || ls->paused)
         return 0;
     return be(ls)->vt->submit(be(ls), &ls->accept);
 }
@@ -172,6 +174,25 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w, int again)
     else
         corio_waitq_push(&ls->acceptors, w);
     return -EAGAIN;
+}
+
+int corio_listener_pause(corio_listener *ls, corio_waiter *w, int again)
+{
+    ls->paused = 1;
+    be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
+    if (again)
+        corio_waitq_push_front(&ls->acceptors, w);
+    else
+        corio_waitq_push(&ls->acceptors, w);
+    return -EAGAIN;
+}
+
+void corio_listener_resume(corio_listener *ls)
+{
+    if (!ls->paused)
+        return;
+    ls->paused = 0;
+    corio_listener_pass(ls);
 }
 
 void corio_listener_close(corio_listener *ls)

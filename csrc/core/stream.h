@@ -93,6 +93,7 @@ typedef struct corio_listener {
     corio_waitq acceptors;     /* tasks waiting for a connection, in order */
     corio_timer retry;         /* re-arms the accept after a back-off */
     unsigned backoff_ms;       /* next back-off; 0 while not starved */
+    uint8_t paused;            /* corio_listener_pause: accept nothing */
 } corio_listener;
 
 /* What an owner may read of a stream (the fields are the core's; the
@@ -198,6 +199,14 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w, int again);
 /* A waiter woken for a connection will not take it (it is being
  * cancelled): wake the next one in its place. */
 void corio_listener_pass(corio_listener *ls);
+
+/* Stop accepting (the owner's connection limit is reached): new
+ * connections wait in the kernel's backlog. Queue w meanwhile (at the
+ * head if again); -EAGAIN. */
+int corio_listener_pause(corio_listener *ls, corio_waiter *w, int again);
+
+/* Accept again after a pause; the first waiter is woken to take its turn. */
+void corio_listener_resume(corio_listener *ls);
 
 /* Cancel the accept, close the fd and queued fds, free once idle; every
  * queued waiter is woken (and out of the queue). */
