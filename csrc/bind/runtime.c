@@ -559,8 +559,9 @@ static l_runtime *new_runtime(lua_State *L)
     rt->closed = 0;
     rt->loop.run = l_task_run;
     rt->loop.run_ud = rt;
-    rt->loop.alloc = rt->alloc;     /* the loop's records count as the state's memory */
-    rt->loop.alloc_ud = rt->alloc_ud;
+    /* the loop's records and the streams' buffers count as the state's
+     * memory (and against its limit) */
+    rt->loop.alloc = (corio_alloc){rt->alloc, rt->alloc_ud};
     rt->cancel_err = new_cancel_error(L);
     l_task_init_runtime(L, rt);
     return rt;

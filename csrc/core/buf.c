@@ -38,7 +38,7 @@ static size_t grown_cap(size_t cap, size_t need)
 }
 
 /* Make room for n more bytes after the unread ones; 0 or -ENOMEM. */
-static int reserve(corio_buf *b, size_t n)
+static int reserve(corio_buf *b, size_t n, const corio_alloc *a)
 {
     if (n > SIZE_MAX - b->len)
         return -ENOMEM;
@@ -51,7 +51,7 @@ static int reserve(corio_buf *b, size_t n)
     }
     size_t cap = grown_cap(b->cap, need);
     compact(b);
-    char *p = realloc(b->data, cap);
+    char *p = corio_mem(a, b->data, b->data ? b->cap : 0, cap);
     if (!p)
         return -ENOMEM;
     b->data = p;
@@ -59,11 +59,11 @@ static int reserve(corio_buf *b, size_t n)
     return 0;
 }
 
-int corio_buf_append(corio_buf *b, const void *p, size_t n)
+int corio_buf_append(corio_buf *b, const void *p, size_t n, const corio_alloc *a)
 {
     if (n == 0)
         return 0;
-    int rc = reserve(b, n);
+    int rc = reserve(b, n, a);
     if (rc < 0)
         return rc;
     memcpy(b->data + b->off + b->len, p, n);
@@ -72,10 +72,10 @@ int corio_buf_append(corio_buf *b, const void *p, size_t n)
 }
 
 /* Consuming everything (or more) frees the storage: idle streams hold none. */
-void corio_buf_consume(corio_buf *b, size_t n)
+void corio_buf_consume(corio_buf *b, size_t n, const corio_alloc *a)
 {
     if (n >= b->len) {
-        corio_buf_free(b);
+        corio_buf_free(b, a);
         return;
     }
     b->off += n;
@@ -94,8 +94,9 @@ long corio_buf_find(const corio_buf *b, size_t from, char c)
     return hit ? (long)(hit - base) : -1;
 }
 
-void corio_buf_free(corio_buf *b)
+void corio_buf_free(corio_buf *b, const corio_alloc *a)
 {
-    free(b->data);
+    if (b->data)
+        corio_mem(a, b->data, b->cap, 0);
     *b = (corio_buf){ 0 };
 }

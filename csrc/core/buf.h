@@ -4,6 +4,7 @@
 #ifndef CORIO_BUF_H
 #define CORIO_BUF_H
 #include <stddef.h>
+#include "alloc.h"
 
 typedef struct corio_buf {
     char *data;
@@ -14,11 +15,12 @@ typedef struct corio_buf {
 
 static inline const char *corio_buf_peek(const corio_buf *b) { return b->data + b->off; }
 
-/* Append n bytes; 0 or -ENOMEM. */
-int corio_buf_append(corio_buf *b, const void *p, size_t n);
+/* Append n bytes; 0 or -ENOMEM. The storage comes from a (NULL: libc),
+ * which every call on one buffer must share. */
+int corio_buf_append(corio_buf *b, const void *p, size_t n, const corio_alloc *a);
 
 /* Drop the first n unread bytes; frees the storage when nothing is left. */
-void corio_buf_consume(corio_buf *b, size_t n);
+void corio_buf_consume(corio_buf *b, size_t n, const corio_alloc *a);
 
 /* Bytes corio_buf_find has searched, over the process (a test hook). */
 extern size_t corio__buf_scanned;
@@ -26,6 +28,6 @@ extern size_t corio__buf_scanned;
 /* Index of the first c in the unread bytes at or after from, or -1. */
 long corio_buf_find(const corio_buf *b, size_t from, char c);
 
-void corio_buf_free(corio_buf *b);
+void corio_buf_free(corio_buf *b, const corio_alloc *a);
 
 #endif

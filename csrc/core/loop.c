@@ -6,21 +6,9 @@
 #include "clock.h"
 #include "task.h"
 
-/* The default allocator: libc's. */
-static void *libc_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud, (void)osize;
-    if (nsize == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
-
 int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
 {
     *l = (corio_loop){0};
-    l->alloc = libc_alloc;
     corio_wheel_init(&l->wheel, corio_clock_ms());
     return corio_backend_open(&l->be, force, why, whylen);
 }

@@ -6,6 +6,7 @@
 #define CORIO_LOOP_H
 #include <stddef.h>
 #include <stdint.h>
+#include "alloc.h"
 #include "backend.h"
 #include "list.h"
 #include "pool.h"
@@ -28,9 +29,6 @@ struct corio_handle {
 
 typedef struct corio_loop corio_loop;
 typedef void (*corio_run_fn)(corio_loop *l, corio_task *t, void *ud);
-/* The allocator of the loop's own records (lua_Alloc's contract: nsize 0
- * frees; p NULL allocates), so they count where the owner's memory does. */
-typedef void *(*corio_alloc_fn)(void *ud, void *p, size_t osize, size_t nsize);
 
 struct corio_loop {
     corio_backend *be;
@@ -40,8 +38,8 @@ struct corio_loop {
     unsigned since_reap;      /* resumes since the last backend reap */
     corio_run_fn run;
     void *run_ud;
-    corio_alloc_fn alloc;     /* default: realloc/free */
-    void *alloc_ud;
+    corio_alloc alloc;        /* the loop's records and streams' buffers (alloc.h):
+                                 libc unless the owner sets one */
     size_t nlive;             /* tasks started, not finished */
     size_t nio;               /* tasks suspended in an I/O wait */
     int budget;               /* of the running task (task.c) */
@@ -82,7 +80,7 @@ void corio_loop_ready(corio_loop *l, corio_task *t);
 /* Memory from the loop's allocator. */
 static inline void *corio_loop_mem(corio_loop *l, void *p, size_t osize, size_t nsize)
 {
-    return l->alloc(l->alloc_ud, p, osize, nsize);
+    return corio_mem(&l->alloc, p, osize, nsize);
 }
 
 /* Every task left is blocked on the others: none ready, no timer armed,

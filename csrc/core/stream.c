@@ -54,7 +54,7 @@ void corio_stream_dispose(corio_stream *s)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
-    corio_buf_free(&s->rbuf);
+    corio_buf_free(&s->rbuf, &s->loop->alloc);
     if (s->w)
         wreq_done(s);
 }
@@ -100,7 +100,7 @@ static int recv_one(corio_unix_stream *u)
     ssize_t n = recvmsg(u->s.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0)
         return -errno;
-    if (n > 0 && corio_buf_append(&u->s.rbuf, buf, (size_t)n) < 0)
+    if (n > 0 && corio_buf_append(&u->s.rbuf, buf, (size_t)n, &u->s.loop->alloc) < 0)
         return -ENOMEM;
     u->received += (uint64_t)n;
     keep_fds(u, &m);
@@ -148,7 +148,7 @@ static void recv_cb(corio_op *op, int res, const void *data, unsigned flags)
         recv_msgs(s, res, flags);
         return;
     }
-    if (res > 0 && corio_buf_append(&s->rbuf, data, (size_t)res) < 0)
+    if (res > 0 && corio_buf_append(&s->rbuf, data, (size_t)res, &s->loop->alloc) < 0)
         s->rerr = -ENOMEM;
     else if (res == 0)
         s->flags |= CORIO_SF_EOF;

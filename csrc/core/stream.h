@@ -102,7 +102,10 @@ static inline int corio_stream_fd(const corio_stream *s) { return s->fd; }
 static inline corio_loop *corio_stream_loop(const corio_stream *s) { return s->loop; }
 static inline const char *corio_stream_data(const corio_stream *s) { return corio_buf_peek(&s->rbuf); }
 static inline size_t corio_stream_buffered(const corio_stream *s) { return s->rbuf.len; }
-static inline void corio_stream_consume(corio_stream *s, size_t n) { corio_buf_consume(&s->rbuf, n); }
+static inline void corio_stream_consume(corio_stream *s, size_t n)
+{
+    corio_buf_consume(&s->rbuf, n, &s->loop->alloc);
+}
 static inline long corio_stream_find(const corio_stream *s, size_t from, char c)
 {
     return corio_buf_find(&s->rbuf, from, c);

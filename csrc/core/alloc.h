@@ -1,0 +1,30 @@
+/* alloc.h: how the core allocates memory that should count as its
+ * owner's (a stream's read buffer, the loop's records): through an
+ * allocator with lua_Alloc's contract (p NULL allocates, nsize 0 frees,
+ * else reallocates from osize to nsize; NULL on failure), so the Lua
+ * binding can count it against the state's memory limit. A NULL
+ * corio_alloc means libc. */
+#ifndef CORIO_ALLOC_H
+#define CORIO_ALLOC_H
+#include <stddef.h>
+#include <stdlib.h>
+
+typedef void *(*corio_alloc_fn)(void *ud, void *p, size_t osize, size_t nsize);
+
+typedef struct corio_alloc {
+    corio_alloc_fn fn;
+    void *ud;
+} corio_alloc;
+
+static inline void *corio_mem(const corio_alloc *a, void *p, size_t osize, size_t nsize)
+{
+    if (a && a->fn)
+        return a->fn(a->ud, p, osize, nsize);
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
+
+#endif
