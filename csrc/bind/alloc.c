@@ -40,8 +40,26 @@ typedef struct l_alloc {
     void *prev_ud;
     void *main_block;         /* the main thread's block: freed last */
     size_t churn;             /* bytes allocated since the last reset */
+    size_t live;              /* bytes held: the Lua heap and corio's buffers */
+    size_t limit;             /* corio.memory_limit, 0 for none */
     corio_slab slab;
 } l_alloc;
+
+/* The limit, before an allocation: whether growing a block from osize to
+ * nsize (osize 0 for a new one) is refused. Frees and shrinks never are
+ * (Lua requires a shrink to succeed). */
+static int over_limit(const l_alloc *a, size_t old, size_t nsize)
+{
+    return a->limit && nsize > old && a->live + (nsize - old) > a->limit;
+}
+
+/* After an allocation: count what the state holds now. */
+static void *counted(l_alloc *a, void *q, size_t old, size_t nsize)
+{
+    if (q || nsize == 0)
+        a->live = a->live + nsize >= old ? a->live + nsize - old : 0;
+    return q;
+}
 
 static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
 {
@@ -61,9 +79,8 @@ static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
     return q;
 }
 
-static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
+static void *slab_fn(l_alloc *a, void *p, size_t osize, size_t nsize)
 {
-    l_alloc *a = ud;
     if (p && corio_slab_owns(&a->slab, p)) {
         if (nsize == 0) {
             corio_slab_free(&a->slab, p, osize);
@@ -90,6 +107,17 @@ static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
     return slab_realloc(a, p, osize, nsize);   /* an old small block moves in */
 }
 
+static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
+{
+    l_alloc *a = ud;
+    size_t old = p ? osize : 0;
+    if (over_limit(a, old, nsize))
+        return NULL;
+    if (nsize == 0 && p == a->main_block)   /* lua_close's last free: a goes */
+        return slab_fn(a, p, osize, nsize);
+    return counted(a, slab_fn(a, p, osize, nsize), old, nsize);
+}
+
 /* Where the slab is off, over a plain allocator: count, pass everything
  * on. (Growth of the heap is no measure of allocation: a collection that
  * ran unseen between two looks hides a burst.) */
@@ -98,11 +126,16 @@ static void *count_fn(void *ud, void *p, size_t osize, size_t nsize)
     l_alloc *a = ud;
     lua_Alloc prev = a->prev;
     void *prev_ud = a->prev_ud;
+    size_t old = p ? osize : 0;
+    if (over_limit(a, old, nsize))
+        return NULL;
     if (!p)
         a->churn += nsize;
-    else if (nsize == 0 && p == a->main_block)   /* lua_close's last free */
+    if (nsize == 0 && p == a->main_block) {   /* lua_close's last free */
         free(a);
-    return prev(prev_ud, p, osize, nsize);
+        return prev(prev_ud, p, osize, nsize);
+    }
+    return counted(a, prev(prev_ud, p, osize, nsize), old, nsize);
 }
 
 /* Keep this module's code mapped until the process exits. */
@@ -126,6 +159,22 @@ static int wanted(void)
 #endif
 }
 
+/* Install a (its slab set up if slab) as L's allocator over f, ud. */
+static void install(lua_State *L, l_alloc *a, int slab, lua_Alloc f, void *ud)
+{
+    a->prev = f;
+    a->prev_ud = ud;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    a->main_block = (char *)lua_tothread(L, -1) - LUA_EXTRASPACE;
+    lua_pop(L, 1);
+    /* what the state holds already (blocks it frees later through us) */
+    a->live = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024u + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    lua_setallocf(L, slab ? l_alloc_fn : count_fn, a);
+}
+
+/* Over a plain allocator (its userdata NULL): the slab where wanted, else
+ * the counting wrapper. An embedder's allocator is left alone until a
+ * memory limit asks for counting (l_alloc_counting). */
 void l_alloc_install(lua_State *L)
 {
     void *ud;
@@ -140,12 +189,45 @@ void l_alloc_install(lua_State *L)
         free(a);
         return;
     }
-    a->prev = f;
-    a->prev_ud = ud;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    a->main_block = (char *)lua_tothread(L, -1) - LUA_EXTRASPACE;
-    lua_pop(L, 1);
-    lua_setallocf(L, slab ? l_alloc_fn : count_fn, a);
+    install(L, a, slab, f, ud);
+}
+
+/* Ours, or NULL. */
+static l_alloc *ours(lua_State *L)
+{
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    return f == l_alloc_fn || f == count_fn ? ud : NULL;
+}
+
+l_alloc *l_alloc_counting(lua_State *L)
+{
+    l_alloc *a = ours(L);
+    if (a || !pin_module())
+        return a;
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    if (!(a = calloc(1, sizeof *a)))
+        return NULL;
+    install(L, a, 0, f, ud);
+    return a;
+}
+
+int l_alloc_set_limit(lua_State *L, size_t limit, size_t *prev)
+{
+    l_alloc *a = limit ? l_alloc_counting(L) : ours(L);
+    if (prev)
+        *prev = a ? a->limit : 0;
+    if (!a)
+        return limit ? -1 : 0;
+    a->limit = limit;
+    return 0;
+}
+
+size_t l_alloc_live(lua_State *L)
+{
+    l_alloc *a = ours(L);
+    return a ? a->live : 0;
 }
 
 
@@ -168,9 +250,8 @@ size_t l_alloc_slab_bytes(lua_State *L)
 
 size_t *l_alloc_churn(lua_State *L)
 {
-    void *ud;
-    lua_Alloc f = lua_getallocf(L, &ud);
-    return f == l_alloc_fn || f == count_fn ? &((l_alloc *)ud)->churn : NULL;
+    l_alloc *a = ours(L);
+    return a ? &a->churn : NULL;
 }
 
 size_t l_alloc_trim(lua_State *L)

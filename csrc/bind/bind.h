@@ -156,6 +156,13 @@ size_t l_alloc_slab_bytes(lua_State *L);
 size_t *l_alloc_churn(lua_State *L);
 /* Return the slab's empty runs to the system; bytes released. */
 size_t l_alloc_trim(lua_State *L);
+/* The state's memory limit (0: none), installing a counting allocator
+ * over an embedder's if need be; the previous one in *prev. 0, or -1 when
+ * no allocator could be installed. Bytes the state holds (0 uncounted). */
+typedef struct l_alloc l_alloc;
+l_alloc *l_alloc_counting(lua_State *L);
+int l_alloc_set_limit(lua_State *L, size_t limit, size_t *prev);
+size_t l_alloc_live(lua_State *L);
 
 /* anchor.c: keep the task on top of L (popped) reachable until dropped;
  * returns its index (>= 1). */

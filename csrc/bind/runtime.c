@@ -472,6 +472,34 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "idle_gc_passes");
     lua_pushinteger(L, (lua_Integer)rt->idle_released);
     lua_setfield(L, -2, "idle_released_bytes");
+    lua_pushinteger(L, (lua_Integer)l_alloc_live(L));
+    lua_setfield(L, -2, "memory_bytes");
+    return 1;
+}
+
+/* corio.memory_limit(bytes | nil): cap the state's memory (the Lua heap
+ * and corio's buffers); past it an allocation fails: the task making it
+ * gets "not enough memory" (a stream's receive, ENOMEM on its next read).
+ * nil lifts it. Returns the previous limit, or nil. */
+static int l_memory_limit(lua_State *L)
+{
+    l_runtime *rt = l_rt(L);
+    size_t limit = 0, prev;
+    if (!lua_isnoneornil(L, 1)) {
+        int isint;
+        lua_Integer n = lua_tointegerx(L, 1, &isint);
+        if (!isint || n <= 0)
+            return luaL_error(L, "corio.memory_limit: bad argument #1 (positive integer or nil expected)");
+        limit = (size_t)n;
+    }
+    if (l_alloc_set_limit(L, limit, &prev) < 0)
+        return luaL_error(L, "corio.memory_limit: cannot install a counting allocator");
+    rt->alloc = lua_getallocf(L, &rt->alloc_ud);   /* maybe the new counting one */
+    rt->loop.alloc = (corio_alloc){rt->alloc, rt->alloc_ud};
+    if (prev)
+        lua_pushinteger(L, (lua_Integer)prev);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -510,7 +538,8 @@ static const luaL_Reg runtime_funcs[] = {
     {"run", l_run},         {"step", l_step},     {"pollfd", l_pollfd},
     {"backend", l_backend}, {"now", l_now},       {"on_error", l_on_error},
     {"stats", l_stats},     {"next_timeout", l_next_timeout},
-    {"is_cancelled", l_is_cancelled}, {"buf_scanned", l_buf_scanned}, {NULL, NULL},
+    {"is_cancelled", l_is_cancelled}, {"buf_scanned", l_buf_scanned},
+    {"memory_limit", l_memory_limit}, {NULL, NULL},
 };
 
 const l_module l_runtime_module = { NULL, runtime_funcs };
