@@ -184,6 +184,20 @@ describe("a deadlock that cancelling cannot clear leaves the runtime unusable", 
     assert.equal(0, require("corio.waitq").count())
     assert.equal(42, S.run(function() return 42 end))
   end)
+
+  it("names at most 8 leftover tasks and counts them all", function()
+    local ok, err = pcall(corio.run, function()
+      local g <close> = corio.group()
+      for _ = 1, 20 do g:spawn(function() g:wait() end) end
+      g:wait()
+    end)
+    assert.is_false(ok)
+    assert.matches("21 tasks left after cancelling", err)
+    local _, named = err:gsub("corio%.Task 0x%x+", "")
+    assert.equal(8, named)
+    assert.matches(", %.%.%.%)$", err)
+    assert.equal(0, corio.stats().tasks)
+  end)
 end)
 
 describe("smaller defects", function()

@@ -221,9 +221,11 @@ static void cancel_all(l_runtime *rt)
     l_each_live(rt->from, rt, cancel_one, NULL);
 }
 
-/* The tasks a deadlock left after cancelling, as named in run's error. */
+/* The tasks a deadlock left after cancelling, as named in run's error
+ * (in C: l_each_live uses the Lua stack meanwhile). */
 typedef struct leftovers {
-    luaL_Buffer *b;
+    char text[LEFTOVER_SHOWN * 64];
+    size_t len;
     int n;
 } leftovers;
 
@@ -233,10 +235,11 @@ static void stop_one(l_task *t, void *ud)
     leftovers *lo = ud;
     if (corio_task_done(&t->t))
         return;
-    if (lo->n < LEFTOVER_SHOWN) {
-        lua_pushfstring(lo->b->L, "%scorio.Task %p in a %s", lo->n ? ", " : "", (void *)t,
-                        t->t.wait ? t->t.wait->what : "ready state");
-        luaL_addvalue(lo->b);
+    if (lo->n < LEFTOVER_SHOWN && lo->len < sizeof lo->text) {
+        int k = snprintf(lo->text + lo->len, sizeof lo->text - lo->len, "%scorio.Task %p in a %s",
+                         lo->n ? ", " : "", (void *)t, t->t.wait ? t->t.wait->what : "ready state");
+        if (k > 0)
+            lo->len += (size_t)k;
     }
     lo->n++;
     l_task_stop(t);
@@ -245,17 +248,13 @@ static void stop_one(l_task *t, void *ud)
 /* Stop every task left and push a description of them, for run's error. */
 static void stop_all(l_runtime *rt)
 {
-    lua_State *L = rt->from;
-    luaL_Buffer b;
-    leftovers lo = { &b, 0 };
-    luaL_buffinit(L, &b);
-    l_each_live(L, rt, stop_one, &lo);
-    if (lo.n > LEFTOVER_SHOWN)
-        luaL_addstring(&b, ", ...");
-    luaL_pushresult(&b);
-    lua_pushfstring(L, " (%d task%s left after cancelling, stopped: %s)", lo.n,
-                    lo.n == 1 ? "" : "s", lua_tostring(L, -1));
-    lua_remove(L, -2);
+    leftovers lo = { .len = 0, .n = 0 };
+    l_each_live(rt->from, rt, stop_one, &lo);
+    if (lo.len > sizeof lo.text - 1)
+        lo.len = sizeof lo.text - 1;
+    lo.text[lo.len] = '\0';
+    lua_pushfstring(rt->from, " (%d task%s left after cancelling, stopped: %s%s)", lo.n,
+                    lo.n == 1 ? "" : "s", lo.text, lo.n > LEFTOVER_SHOWN ? ", ..." : "");
 }
 
 void l_settle(lua_State *L, l_runtime *rt)
