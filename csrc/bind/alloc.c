@@ -24,6 +24,7 @@
  * (RTLD_NODELETE) before installing an allocator that lives in its code. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bind.h"
@@ -48,16 +49,18 @@ typedef struct l_alloc {
 /* The limit, before an allocation: whether growing a block from osize to
  * nsize (osize 0 for a new one) is refused. Frees and shrinks never are
  * (Lua requires a shrink to succeed). */
-static int over_limit(const l_alloc *a, size_t old, size_t nsize)
+static inline int over_limit(const l_alloc *a, size_t old, size_t nsize)
 {
-    return a->limit && nsize > old && a->live + (nsize - old) > a->limit;
+    return nsize > old && a->limit && a->live + (nsize - old) > a->limit;
 }
 
-/* After an allocation: count what the state holds now. */
-static void *counted(l_alloc *a, void *q, size_t old, size_t nsize)
+/* After an allocation: count what the state holds now (modular
+ * arithmetic: a shrink or free adds the difference's complement). This
+ * runs on every allocation of the state, so it is kept to an add. */
+static inline void *counted(l_alloc *a, void *q, size_t old, size_t nsize)
 {
-    if (q || nsize == 0)
-        a->live = a->live + nsize >= old ? a->live + nsize - old : 0;
+    if (__builtin_expect(q != NULL || nsize == 0, 1))
+        a->live += nsize - old;
     return q;
 }
 
@@ -227,7 +230,8 @@ int l_alloc_set_limit(lua_State *L, size_t limit, size_t *prev)
 size_t l_alloc_live(lua_State *L)
 {
     l_alloc *a = ours(L);
-    return a ? a->live : 0;
+    /* (blocks from before a late install may make the count dip below 0) */
+    return a && a->live < SIZE_MAX / 2 ? a->live : 0;
 }
 
 
