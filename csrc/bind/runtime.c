@@ -494,7 +494,9 @@ static int l_memory_limit(lua_State *L)
     if (l_alloc_set_limit(L, limit, &prev) < 0)
         return luaL_error(L, "corio.memory_limit: cannot install a counting allocator");
     rt->alloc = lua_getallocf(L, &rt->alloc_ud);   /* maybe the new counting one */
-    rt->loop.alloc = (corio_alloc){rt->alloc, rt->alloc_ud};
+    corio_alloc_flush(&rt->loop.alloc);             /* from the previous one */
+    rt->loop.alloc.fn = rt->alloc;
+    rt->loop.alloc.ud = rt->alloc_ud;
     if (prev)
         lua_pushinteger(L, (lua_Integer)prev);
     else
@@ -589,7 +591,8 @@ static l_runtime *new_runtime(lua_State *L)
     rt->loop.run_ud = rt;
     /* the loop's records and the streams' buffers count as the state's
      * memory (and against its limit) */
-    rt->loop.alloc = (corio_alloc){rt->alloc, rt->alloc_ud};
+    rt->loop.alloc.fn = rt->alloc;
+    rt->loop.alloc.ud = rt->alloc_ud;
     rt->cancel_err = new_cancel_error(L);
     l_task_init_runtime(L, rt);
     return rt;

@@ -14,7 +14,15 @@ typedef void *(*corio_alloc_fn)(void *ud, void *p, size_t osize, size_t nsize);
 typedef struct corio_alloc {
     corio_alloc_fn fn;
     void *ud;
+    /* One emptied small buffer kept for the next one needed (buf.c): a
+     * ping-pong's read buffer is emptied and refilled per message, and an
+     * allocator round trip per message costs more than the message's
+     * other work in the loop. Per allocator (per loop), so idle streams
+     * still hold nothing. */
+    void *spare;
+    size_t spare_cap;
 } corio_alloc;
+
 
 static inline void *corio_mem(const corio_alloc *a, void *p, size_t osize, size_t nsize)
 {
@@ -25,6 +33,16 @@ static inline void *corio_mem(const corio_alloc *a, void *p, size_t osize, size_
         return NULL;
     }
     return realloc(p, nsize);
+}
+
+/* Free the kept buffer (the owner is closing, or changing allocators). */
+static inline void corio_alloc_flush(corio_alloc *a)
+{
+    if (a && a->spare) {
+        corio_mem(a, a->spare, a->spare_cap, 0);
+        a->spare = NULL;
+        a->spare_cap = 0;
+    }
 }
 
 #endif

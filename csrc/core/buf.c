@@ -11,6 +11,7 @@
 #include "buf.h"
 
 #define MIN_CAP 64
+#define SPARE_MAX 512   /* an emptied buffer up to this size is kept (alloc.h) */
 
 /* Move the unread bytes to the start of the storage. */
 static void compact(corio_buf *b)
@@ -38,7 +39,7 @@ static size_t grown_cap(size_t cap, size_t need)
 }
 
 /* Make room for n more bytes after the unread ones; 0 or -ENOMEM. */
-static int reserve(corio_buf *b, size_t n, const corio_alloc *a)
+static int reserve(corio_buf *b, size_t n, corio_alloc *a)
 {
     if (n > SIZE_MAX - b->len)
         return -ENOMEM;
@@ -51,15 +52,19 @@ static int reserve(corio_buf *b, size_t n, const corio_alloc *a)
     }
     size_t cap = grown_cap(b->cap, need);
     compact(b);
-    char *p = corio_mem(a, b->data, b->data ? b->cap : 0, cap);
-    if (!p)
+    char *p;
+    if (!b->data && a && a->spare && a->spare_cap >= cap) {   /* the kept one */
+        p = a->spare, cap = a->spare_cap;
+        a->spare = NULL;
+    } else if (!(p = corio_mem(a, b->data, b->data ? b->cap : 0, cap))) {
         return -ENOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return 0;
 }
 
-int corio_buf_append(corio_buf *b, const void *p, size_t n, const corio_alloc *a)
+int corio_buf_append(corio_buf *b, const void *p, size_t n, corio_alloc *a)
 {
     if (n == 0)
         return 0;
@@ -72,7 +77,7 @@ int corio_buf_append(corio_buf *b, const void *p, size_t n, const corio_alloc *a
 }
 
 /* Consuming everything (or more) frees the storage: idle streams hold none. */
-void corio_buf_consume(corio_buf *b, size_t n, const corio_alloc *a)
+void corio_buf_consume(corio_buf *b, size_t n, corio_alloc *a)
 {
     if (n >= b->len) {
         corio_buf_free(b, a);
@@ -94,9 +99,13 @@ long corio_buf_find(const corio_buf *b, size_t from, char c)
     return hit ? (long)(hit - base) : -1;
 }
 
-void corio_buf_free(corio_buf *b, const corio_alloc *a)
+void corio_buf_free(corio_buf *b, corio_alloc *a)
 {
-    if (b->data)
+    if (b->data && a && !a->spare && b->cap <= SPARE_MAX) {
+        a->spare = b->data;
+        a->spare_cap = b->cap;
+    } else if (b->data) {
         corio_mem(a, b->data, b->cap, 0);
+    }
     *b = (corio_buf){ 0 };
 }

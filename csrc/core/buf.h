@@ -17,10 +17,10 @@ static inline const char *corio_buf_peek(const corio_buf *b) { return b->data + 
 
 /* Append n bytes; 0 or -ENOMEM. The storage comes from a (NULL: libc),
  * which every call on one buffer must share. */
-int corio_buf_append(corio_buf *b, const void *p, size_t n, const corio_alloc *a);
+int corio_buf_append(corio_buf *b, const void *p, size_t n, corio_alloc *a);
 
 /* Drop the first n unread bytes; frees the storage when nothing is left. */
-void corio_buf_consume(corio_buf *b, size_t n, const corio_alloc *a);
+void corio_buf_consume(corio_buf *b, size_t n, corio_alloc *a);
 
 /* Bytes corio_buf_find has searched, over the process (a test hook). */
 extern size_t corio__buf_scanned;
@@ -28,6 +28,6 @@ extern size_t corio__buf_scanned;
 /* Index of the first c in the unread bytes at or after from, or -1. */
 long corio_buf_find(const corio_buf *b, size_t from, char c);
 
-void corio_buf_free(corio_buf *b, const corio_alloc *a);
+void corio_buf_free(corio_buf *b, corio_alloc *a);
 
 #endif

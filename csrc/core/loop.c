@@ -22,6 +22,7 @@ void corio_loop_close(corio_loop *l)
     while ((n = corio_list_pop(&l->handles)))
         ((corio_handle *)n)->release((corio_handle *)n);
     l->nclosing = 0;
+    corio_alloc_flush(&l->alloc);
     corio_pool_drain(&l->wreqs);
 }
 
