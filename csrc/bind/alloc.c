@@ -82,7 +82,7 @@ static void *slab_realloc(l_alloc *a, void *p, size_t osize, size_t nsize)
     return q;
 }
 
-static void *slab_fn(l_alloc *a, void *p, size_t osize, size_t nsize)
+static inline void *slab_fn(l_alloc *a, void *p, size_t osize, size_t nsize)
 {
     if (p && corio_slab_owns(&a->slab, p)) {
         if (nsize == 0) {
@@ -116,9 +116,9 @@ static void *l_alloc_fn(void *ud, void *p, size_t osize, size_t nsize)
     size_t old = p ? osize : 0;
     if (over_limit(a, old, nsize))
         return NULL;
-    if (nsize == 0 && p == a->main_block)   /* lua_close's last free: a goes */
-        return slab_fn(a, p, osize, nsize);
-    return counted(a, slab_fn(a, p, osize, nsize), old, nsize);
+    int last = nsize == 0 && p == a->main_block;   /* lua_close's last free: a goes */
+    void *q = slab_fn(a, p, osize, nsize);
+    return last ? q : counted(a, q, old, nsize);
 }
 
 /* Where the slab is off, over a plain allocator: count, pass everything
