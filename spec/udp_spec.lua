@@ -157,6 +157,46 @@ describe("udp sockets", function()
     end)
   end)
 
+  it("a waiter that times out while others wait leaves the queue intact", function()
+    S.run(function()
+      local s = assert(corio.udp.bind("127.0.0.1", 0))
+      local a = corio.spawn(function() return s:recvfrom() end)
+      local b = corio.spawn(function()
+        return corio.timeout(0.01, function() return s:recvfrom() end)
+      end)
+      assert.same({ false, "timeout" }, { b:join() })
+      s:close()                          -- used to spin forever
+      assert.same({ nil, "socket is closed", "EBADF" }, { a:join() })
+    end)
+  end)
+
+  it("cancels among many waiters lose no datagram and corrupt nothing", function()
+    S.run(function()
+      local srv, cli, port = pair()
+      local got, waiters = 0, {}
+      for i = 1, 30 do
+        waiters[i] = corio.spawn(function()
+          while true do
+            local ok, d = corio.timeout(0.005 * (i % 4 + 1), function() return srv:recvfrom() end)
+            if ok and d then got = got + 1 end
+            if ok and not d then return end
+          end
+        end)
+      end
+      for i = 1, 200 do
+        cli:sendto("d" .. i, "127.0.0.1", port)
+        if i % 10 == 0 then corio.sleep(0.002) end
+        if i % 7 == 0 then waiters[i % 30 + 1]:cancel() end
+      end
+      local deadline = corio.now() + 2
+      while got < 200 and corio.now() < deadline do corio.sleep(0.01) end
+      srv:close()
+      for _, w in ipairs(waiters) do pcall(w.join, w) end
+      assert.equal(200, got)
+      cli:close()
+    end)
+  end)
+
   it("a connected socket sends and receives; sendto on it is EISCONN", function()
     S.run(function()
       local a = assert(corio.udp.bind("127.0.0.1", 0))

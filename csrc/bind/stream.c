@@ -510,6 +510,13 @@ static int recv_fd_k(lua_State *L, int status, lua_KContext ctx)
         take(L, s, n);
         return 2;
     }
+    if (fd == -EMFILE) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "passed fds were lost (the process was out of fds, "
+                           "or a message carried more than 32)");
+        lua_pushliteral(L, "EMFILE");
+        return 3;
+    }
     if (ended(s))
         return at_end(L, s);
     return wait_data(L, lua_touserdata(L, 1), "stream:recv_fd", ctx, recv_fd_k);

@@ -193,10 +193,13 @@ static int l_udp_connect(lua_State *L)
 /* ---- waiting ---- */
 
 /* A task leaving a queue of the socket (cancel, timeout): its waiter is
- * the wait object. */
+ * the wait object, marked as having left (no task) so that it does not
+ * pass on a turn it never had. */
 static void udp_interrupt(corio_loop *l, corio_task *t)
 {
-    corio_waitq_remove(t->wait_obj);
+    corio_waiter *w = t->wait_obj;
+    corio_waitq_remove(w);
+    w->task = NULL;
     corio_task_wake(l, t);
 }
 
@@ -224,8 +227,8 @@ static corio_dgram *resumed(lua_State *L, int status, int wi, corio_waitq *(*q)(
     l_task *t = l_rt(L)->current;
     if (status == LUA_YIELD && wi) {
         corio_waiter *w = lua_touserdata(L, wi);
-        if (u->d && !w->q && l_pending(t) && q(u->d)->n)
-            corio_task_wake(corio_dgram_loop(u->d), corio_waitq_first(q(u->d))->task);
+        if (u->d && !w->q && w->task && l_pending(t))   /* woken for its turn */
+            corio_dgram_pass(u->d, q(u->d));
         l_resumed(L, t);
     }
     l_check(L, t);

@@ -54,9 +54,14 @@ static int unix_addr(lua_State *L, int idx, const char *fname, struct sockaddr_u
 }
 
 /* Whether a socket answers at sa: 1 live, 0 nothing or stale (refused),
- * -errno when that cannot be told (the file is then left alone). */
+ * -errno when that cannot be told (the file is then left alone). A path
+ * that is not a socket (a regular file, a FIFO) is never stale: binding
+ * there fails with EADDRINUSE, and nothing is removed. */
 static int socket_live(const struct sockaddr_un *sa, socklen_t len)
 {
+    struct stat st;
+    if (lstat(sa->sun_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return 1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

@@ -107,6 +107,11 @@ static void pass_on(corio_dgram *d, corio_waitq *q)
         wake_first(d, q);
 }
 
+void corio_dgram_pass(corio_dgram *d, corio_waitq *q)
+{
+    pass_on(d, q);
+}
+
 int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *from,
                      socklen_t *fromlen, int *trunc, corio_waiter *w, int again)
 {

@@ -56,6 +56,10 @@ int corio_dgram_try_send(corio_dgram *d, const void *buf, size_t len,
 int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
                      socklen_t tolen, corio_waiter *w, int again);
 
+/* A waiter woken for its turn will not take it (it is being cancelled):
+ * the next waiter of q (readers or writers) gets it. */
+void corio_dgram_pass(corio_dgram *d, corio_waitq *q);
+
 /* Close: wake every waiter (they find it closed), cancel the polls, close
  * the fd once the kernel lets go. */
 void corio_dgram_close(corio_dgram *d);

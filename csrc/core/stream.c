@@ -89,8 +89,10 @@ static void keep_fds(corio_unix_stream *u, struct msghdr *m)
 
 #define UNIX_RECV_CHUNK 32768
 
-/* One recvmsg into the read buffer: bytes, 0 at the end, or -errno. */
-static int recv_one(corio_unix_stream *u)
+/* One recvmsg into the read buffer: bytes, 0 at the end, or -errno; *fds
+ * tells whether the message carried control data (the kernel ends a read
+ * there, so a short read then does not mean the socket is empty). */
+static int recv_one(corio_unix_stream *u, int *fds)
 {
     char buf[UNIX_RECV_CHUNK];
     union { struct cmsghdr h; char b[CMSG_SPACE(CORIO_UNIX_MAX_FDS * sizeof(int))]; } ctl;
@@ -103,6 +105,9 @@ static int recv_one(corio_unix_stream *u)
     if (n > 0 && corio_buf_append(&u->s.rbuf, buf, (size_t)n, &u->s.loop->alloc) < 0)
         return -ENOMEM;
     u->received += (uint64_t)n;
+    *fds = m.msg_controllen > 0 || (m.msg_flags & MSG_CTRUNC);
+    if (m.msg_flags & MSG_CTRUNC)
+        u->fds_lost = 1;
     keep_fds(u, &m);
     return (int)n;
 }
@@ -116,23 +121,26 @@ static int recv_one(corio_unix_stream *u)
  * next read) above the mark, or once nothing more can come. */
 static void recv_msgs(corio_stream *s, int res, unsigned flags)
 {
+    corio_unix_stream *u = unix_of(s);
     while (res >= 0 && s->rbuf.len <= CORIO_STREAM_HWM && !s->rerr &&
+           u->fds.count < CORIO_UNIX_MAX_QUEUED &&
            !(s->flags & (CORIO_SF_EOF | CORIO_SF_CLOSED))) {
-        int n = recv_one(unix_of(s));
+        int fds = 0, n = recv_one(u, &fds);
         if (n == 0)
             s->flags |= CORIO_SF_EOF;
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR || n == 0)
             break;
         if (n < 0)
             s->rerr = (int16_t)n;
-        else if (n < UNIX_RECV_CHUNK && !(res & (POLLHUP | POLLRDHUP | POLLERR)))
+        else if (n < UNIX_RECV_CHUNK && !fds && !(res & (POLLHUP | POLLRDHUP | POLLERR)))
             break;   /* (a hang-up is read to its end: it is not signalled again) */
     }
     if (res < 0 && res != -ECANCELED)
         s->rerr = (int16_t)res;
     if ((flags & CORIO_OPF_MORE) &&
-        (s->rbuf.len > CORIO_STREAM_HWM || (s->flags & CORIO_SF_EOF) || s->rerr))
-        be(s)->vt->cancel(be(s), &s->recv);
+        (s->rbuf.len > CORIO_STREAM_HWM || u->fds.count >= CORIO_UNIX_MAX_QUEUED ||
+         (s->flags & CORIO_SF_EOF) || s->rerr))
+        be(s)->vt->cancel(be(s), &s->recv);   /* a read re-arms it */
     if (s->flags & CORIO_SF_CLOSED) {
         maybe_free(s);
         return;
@@ -248,12 +256,19 @@ void corio_stream_set_unix(corio_stream *s)
     s->recv.events = POLLIN | POLLRDHUP | CORIO_POLL_MULTI;   /* RDHUP: a peer's FIN */
     u->fds = (corio_fdq){0};
     u->received = 0;
+    u->fds_lost = 0;
 }
 
 int corio_stream_take_fd(corio_stream *s, size_t *data_len)
 {
     corio_unix_stream *u = unix_of(s);
-    if (!(s->flags & CORIO_SF_MSG) || !u->fds.count)
+    if (!(s->flags & CORIO_SF_MSG))
+        return -EAGAIN;
+    if (!u->fds.count && u->fds_lost) {   /* reported once */
+        u->fds_lost = 0;
+        return -EMFILE;
+    }
+    if (!u->fds.count)
         return -EAGAIN;
     uint64_t pos = u->received - s->rbuf.len, mark = corio_fdq_first(&u->fds)->mark;
     *data_len = mark > pos ? (size_t)(mark - pos) : 0;

@@ -77,10 +77,14 @@ typedef struct corio_unix_stream {
     corio_stream s;            /* first */
     corio_fdq fds;
     uint64_t received;         /* bytes received so far */
+    int fds_lost;              /* the kernel dropped passed fds (MSG_CTRUNC) */
 } corio_unix_stream;
 
 /* Most fds one message may carry; more are closed by the kernel. */
 #define CORIO_UNIX_MAX_FDS 32
+/* Received fds queued on a stream before it stops reading (a peer could
+ * otherwise fill the process's fd table through a line it never ends). */
+#define CORIO_UNIX_MAX_QUEUED 256
 
 typedef struct corio_listener {
     corio_handle h;
@@ -135,9 +139,11 @@ void corio_stream_init(corio_stream *s, corio_loop *l, int fd,
  * memory after s is the caller's to provide). */
 void corio_stream_set_unix(corio_stream *s);
 
-/* A Unix stream's next passed fd (-EAGAIN when none has come), and into
- * *data_len how many buffered bytes precede the end of the message that
- * brought it (0 when reads have already gone past it). */
+/* A Unix stream's next passed fd (-EAGAIN when none has come; -EMFILE,
+ * once, when the kernel dropped passed fds for lack of room: the process
+ * was out of fds, or a message carried more than CORIO_UNIX_MAX_FDS), and
+ * into *data_len how many buffered bytes precede the end of the message
+ * that brought it (0 when reads have already gone past it). */
 int corio_stream_take_fd(corio_stream *s, size_t *data_len);
 
 /* Close the fd and free the buffers (and any passed fd still queued; no
