@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "bind.h"
 
@@ -12,6 +13,9 @@ typedef struct l_listener {
     int is_unix;              /* accepts Unix streams */
     int max_conns;            /* opts.max_connections, 0 for none */
     int nconns;               /* accepted streams still open, when limited */
+    int shared;               /* its fd was passed on: another owner may listen */
+    dev_t dev;                /* the socket file it made (path), to remove */
+    ino_t ino;                /*   only that one at close */
 } l_listener;
 
 /* Registry key of the weak table accepted stream -> its limited listener. */
@@ -38,8 +42,10 @@ static void listener_close(l_listener *l)
         return;
     corio_listener_close(l->ls);
     l->ls = NULL;
-    if (l->path) {
-        unlink(l->path);
+    if (l->path) {   /* the file, if it is still ours and nobody else listens */
+        struct stat st;
+        if (!l->shared && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+            unlink(l->path);
         free(l->path);
         l->path = NULL;
     }
@@ -189,6 +195,7 @@ int l_listener_fd(lua_State *L, int idx)
         return -1;
     if (!l->ls)
         luaL_error(L, "listener is closed");
+    l->shared = 1;   /* asked for to pass it on (send_fd) */
     return corio_listener_fd(l->ls);
 }
 
@@ -210,11 +217,15 @@ int l_listener_new(lua_State *L, const struct sockaddr *sa, socklen_t len, int b
         return l_fail(L, -ENOMEM);
     int rc = corio_listener_open(&l_rt(L)->loop, sa, len, backlog, reuseaddr, reuseport,
                                  &l->ls);
-    if (rc < 0) {
+    struct stat st;
+    if (rc == 0 && l->path && stat(l->path, &st) == 0) {
+        l->dev = st.st_dev, l->ino = st.st_ino;
+    } else if (l->path) {   /* nothing of ours to remove later */
         free(l->path);
         l->path = NULL;
-        return l_fail(L, rc);
     }
+    if (rc < 0)
+        return l_fail(L, rc);
     return 1;
 }
 

@@ -565,13 +565,17 @@ static int send_fd_k(lua_State *L, int status, lua_KContext ctx)
     l_sendfd *p = lua_touserdata(L, 4);
     (void)status, (void)ctx;
     st->writing = 0;
-    l_resumed(L, l_rt(L)->current);
     int res = p->op.op.bres;
+    int partial = res > 0 && (size_t)res < p->iov.iov_len;
+    if (partial && st->open && l_pending(l_rt(L)->current))
+        corio_stream_break(&st->cs);   /* interrupted mid-message */
+    l_resumed(L, l_rt(L)->current);
     if (!st->open)
         return closed_fail(L);
     if (res < 0)
         return l_fail(L, res);
-    if ((size_t)res < p->iov.iov_len) {   /* the fd went; the rest as a write */
+    if (partial) {   /* the fd went; the rest as a write, which must not be cut */
+        corio_stream_mark_partial(&st->cs);
         lua_settop(L, 1);
         lua_pushlstring(L, (char *)p->iov.iov_base + res, p->iov.iov_len - (size_t)res);
         return l_stream_write(L);

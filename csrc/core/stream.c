@@ -195,9 +195,9 @@ static int submit_send(corio_stream *s, corio_wreq *w)
 /* The write or connect ended: wake the writer, maybe free the stream. */
 static void end_write(corio_stream *s)
 {
-    if (s->werr == -ECANCELED && s->w->sent)
+    if (s->werr == -ECANCELED && (s->w->sent || (s->flags & CORIO_SF_PARTIAL)))
         s->flags |= CORIO_SF_WBROKEN;
-    s->flags &= ~CORIO_SF_WCANCEL;
+    s->flags &= ~(unsigned)(CORIO_SF_WCANCEL | CORIO_SF_PARTIAL);
     wreq_done(s);
     corio_task_wake_slot(s->loop, &s->writer);
     maybe_free(s);

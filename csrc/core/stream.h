@@ -34,6 +34,7 @@ enum {
                                later writes fail with -EPIPE */
     CORIO_SF_MSG = 32,      /* a Unix stream (corio_unix_stream): received with
                                recvmsg on readiness, keeping passed fds */
+    CORIO_SF_PARTIAL = 64,  /* the current write ends a message begun elsewhere */
 };
 
 /* iovecs kept inline in a write state (most writes are one to four
@@ -164,6 +165,13 @@ int corio_stream_want_read(corio_stream *s, corio_task *w);
  * s->werr is 0 or -errno). Short sends are resubmitted. -EBUSY while
  * another write runs; -EPIPE once a write was broken (CORIO_SF_WBROKEN). */
 int corio_stream_write(corio_stream *s, const struct iovec *iov, int cnt, corio_task *w);
+
+/* Part of a message has gone out by other means (a SENDMSG carrying an
+ * fd): the next write carries the rest, and if it is interrupted the
+ * stream breaks even when none of its own bytes went; break marks it
+ * broken at once (CORIO_SF_WBROKEN). */
+static inline void corio_stream_mark_partial(corio_stream *s) { s->flags |= CORIO_SF_PARTIAL; }
+static inline void corio_stream_break(corio_stream *s) { s->flags |= CORIO_SF_WBROKEN; }
 
 /* Ask the kernel to stop the current SEND / CONNECT; the writer is woken
  * at the op's final callback as usual. */
