@@ -588,8 +588,8 @@ static int send_fd_k(lua_State *L, int status, lua_KContext ctx)
  * (which stays open: the kernel passes a duplicate). */
 static int fd_to_pass(lua_State *L, int idx, const char *fname)
 {
-    int isint, fd;
-    lua_Integer i = lua_tointegerx(L, idx, &isint);
+    int isint = 0, fd;
+    lua_Integer i = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &isint) : 0;
     if (isint)
         fd = i >= 0 && i <= INT32_MAX ? (int)i : -1;
     else if ((fd = l_stream_fd(L, idx)) < 0 && (fd = l_listener_fd(L, idx)) < 0)

@@ -2,6 +2,7 @@
  * sendto / recvfrom, send / recv on a connected socket, multicast
  * membership and options. */
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -42,9 +43,12 @@ static const char *check_host(lua_State *L, int idx, const char *fname, int opt)
     if (lua_type(L, idx) != LUA_TSTRING)
         luaL_error(L, "%s: bad argument #%d (host string expected, got %s)", fname, idx,
                    luaL_typename(L, idx));
-    const char *h = lua_tostring(L, idx);
+    size_t n;
+    const char *h = lua_tolstring(L, idx, &n);
     if (!*h)
         luaL_error(L, "%s: bad argument #%d (empty host)", fname, idx);
+    if (strlen(h) != n)
+        luaL_error(L, "%s: bad argument #%d (host with a NUL)", fname, idx);
     return h;
 }
 
@@ -420,6 +424,13 @@ static int l_udp_send(lua_State *L)
 
 /* ---- membership and options ---- */
 
+/* Whether iface is an IPv4 address or the name of an interface here. */
+static int iface_known(const char *iface)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, iface, &a) == 1 || if_nametoindex(iface) != 0;
+}
+
 /* Join or leave group (arg 2) on interface (arg 3: an IPv4 address for an
  * IPv4 group, else an interface name or index; default any). */
 static int membership(lua_State *L, const char *fname, int join)
@@ -430,6 +441,8 @@ static int membership(lua_State *L, const char *fname, int join)
     struct ip_mreqn m4 = {0};
     struct ipv6_mreq m6 = {0};
     int rc;
+    if (iface && !iface_known(iface))
+        return l_fail(L, -ENODEV);
     if (inet_pton(AF_INET, group, &m4.imr_multiaddr) == 1) {
         if (iface && inet_pton(AF_INET, iface, &m4.imr_address) != 1)
             m4.imr_ifindex = (int)if_nametoindex(iface);
@@ -481,6 +494,10 @@ static const udp_opt options[] = {
 static int set_iface(lua_State *L, l_udp *u, const udp_opt *o)
 {
     const char *v = luaL_checkstring(L, 3);
+    if (!iface_known(v)) {
+        errno = ENODEV;
+        return -1;
+    }
     if (u->family == AF_INET) {
         struct ip_mreqn m = {0};
         if (inet_pton(AF_INET, v, &m.imr_address) != 1)
@@ -507,7 +524,10 @@ static int l_udp_setoption(lua_State *L)
     if (o->kind == 'a') {
         rc = set_iface(L, u, o);
     } else {
-        int v = o->kind == 'b' ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
+        lua_Integer n = o->kind == 'b' ? lua_toboolean(L, 3) : luaL_checkinteger(L, 3);
+        if (n < INT_MIN || n > INT_MAX)
+            return luaL_error(L, "udp:setoption: value of '%s' out of range", name);
+        int v = (int)n;
         int v6 = u->family == AF_INET6;
         rc = setsockopt(corio_dgram_fd(u->d), v6 ? o->level6 : o->level4, v6 ? o->opt6 : o->opt4, &v,
                         sizeof v);

@@ -80,12 +80,15 @@ static int perm_option(lua_State *L, int opts, const char *fname)
     int t = lua_getfield(L, opts, "perm");
     long mode = -1;
     if (t == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
         char *end;
-        mode = strtol(lua_tostring(L, -1), &end, 8);
-        if (*end || mode < 0 || mode > 07777)
+        mode = strtol(s, &end, 8);
+        if (!*s || *end || mode < 0 || mode > 07777)
             luaL_error(L, "%s: bad option 'perm' (octal string like \"0660\" expected)", fname);
     } else if (t != LUA_TNIL) {
         mode = (long)l_opt_int(L, opts, fname, "perm", -1);
+        if (mode < 0 || mode > 0777)
+            luaL_error(L, "%s: bad option 'perm' (mode 0 to 0777 expected)", fname);
     }
     lua_pop(L, 1);
     return (int)mode;
