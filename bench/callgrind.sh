@@ -19,8 +19,10 @@
 #   CG_BUILD=/tmp/corio-cg-build   where loadgen and the tree copies are built
 #   CG_KEEP=1            keep the callgrind dumps for callgrind_annotate
 #                        (<name>.1 start-up and warm-up, .2 N/10 requests, .3 N)
-# Output: a markdown table on stdout and in bench/results/callgrind.txt,
-# the raw totals of every run in bench/results/callgrind-raw.txt.
+#   BENCH_OUT=bench/results   where the results go
+# Output: a markdown table on stdout and in $BENCH_OUT/callgrind.txt (which
+# bench/report.lua puts into REPORT.md), the raw totals of every run in
+# $BENCH_OUT/callgrind-raw.txt.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,7 +34,7 @@ CPU=${CG_CPU:-1}
 CONNS=${CG_CONNS:-10}
 MSG=${CG_MSG:-64}
 BUILD=${CG_BUILD:-/tmp/corio-cg-build}
-OUT=$ROOT/bench/results
+OUT=${BENCH_OUT:-$ROOT/bench/results}
 LOADGEN=$BUILD/loadgen
 BACKENDS=${CG_BACKENDS:-"io_uring epoll"}
 SCENARIOS=${CG_SCENARIOS:-"echo http"}
@@ -296,6 +298,7 @@ report() {
   for k in "${!LABELS[@]}"; do echo "- ${LABELS[$k]}: ${TREES[$k]}"; done
   echo
   table "${LABELS[@]}"
+  [ "$RUNS" -gt 1 ] || return 0   # one run per figure: no spread to give
   echo
   echo "The runs of one figure differ by at most $MAX_SPREAD % ($MAX_SPREAD_AT)."
 }

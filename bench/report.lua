@@ -291,13 +291,35 @@ for _, c in ipairs(http_conns) do
   server_table("Plaintext, " .. c .. " connections", "http", "plaintext", c, 1, HTTP_SERVERS)
 end
 
--- udp: bench/udp.sh writes its section -------------------------------------
-do
-  local f = io.open(OUT .. "/udp.md")
-  if f then
-    w(f:read("a"))
-    f:close()
+-- sections whose tables other scripts write --------------------------------
+-- the text of OUT/NAME, or nil when that script did not run
+local function result_file(name)
+  local f = io.open(OUT .. "/" .. name)
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text:match("%S") and text or nil
+end
+
+-- the cells of a markdown table's data rows (header and rule left out)
+local function table_rows(text)
+  local rows, seen_header = {}, false
+  for line in text:gmatch("[^\n]+") do
+    if line:match("^|") and not line:match("^|%-") then
+      local cells = {}
+      for c in line:gmatch("|([^|]*)") do cells[#cells + 1] = c:match("^%s*(.-)%s*$") end
+      if cells[#cells] == "" then cells[#cells] = nil end
+      if seen_header then rows[#rows + 1] = cells end
+      seen_header = true
+    end
   end
+  return rows
+end
+
+-- udp: bench/udp.sh writes the whole section
+do
+  local udp = result_file("udp.md")
+  if udp then w(udp) end
 end
 
 -- plots --------------------------------------------------------------------
@@ -426,6 +448,50 @@ for _, mb in ipairs(MICRO) do
       end
     end
     w("")
+  end
+end
+
+-- reshape cost: bench/callgrind.sh's table (run.sh runs it on CG_BASE and HEAD)
+do
+  local cg = result_file("callgrind.txt")
+  if cg then
+    w("## Reshape cost: server instructions per request (issue 11)\n")
+    w("`bench/callgrind.sh` (see `bench/CALLGRIND.md`) as `bench/run.sh` runs it: the first column is the tree ",
+      "before the reshape (`CG_BASE`, by default 8f5c601), the second HEAD, both exported with `git archive` and built alike. ",
+      "Callgrind's user-space instruction count of the whole server process per request, 10 connections with one ",
+      "request in flight each; instructions, not time, so the figure repeats on this noisy machine. ",
+      "Target: within 3 % of the tree before the reshape.\n")
+    w(cg)
+    local worst, at
+    for _, c in ipairs(table_rows(cg)) do
+      local r = #c >= 5 and tonumber(c[#c])
+      if r and (not worst or r > worst) then worst, at = r, c[1] .. ", " .. c[2] end
+    end
+    if worst then
+      w(string.format("%s: at most %+.1f %% (%s).\n", worst <= 1.03 and "Met" or "**Missed**", (worst - 1) * 100, at))
+    end
+  end
+end
+
+-- Unix ping-pong: bench/unix.sh's table
+do
+  local ux = result_file("unix.md")
+  if ux then
+    w("## Unix-socket stream ping-pong (issue 11)\n")
+    w("`bench/unix.sh`: the same lean echo server shape (`examples/echo_server.lua` for TCP, ",
+      "`bench/servers/corio_unix_echo.lua` for Unix) and the same corio client (`bench/pingpong_client.lua`, ",
+      "one 64-byte message in flight per connection; `loadgen` speaks TCP only), server and client pinned as above, ",
+      "TCP and Unix alternating within each round, medians over rounds. Target: Unix >= 1.0x corio's own TCP.\n")
+    w(ux)
+    local met, missed = {}, {}
+    for _, c in ipairs(table_rows(ux)) do
+      local r = tonumber(c[4])
+      if r then table.insert(r >= 1.0 and met or missed, string.format("%s (%.2fx)", c[1], r)) end
+    end
+    if #met + #missed > 0 then
+      w("Target ", #missed == 0 and "met" or "**missed**", #missed > 0 and (" on " .. table.concat(missed, ", ")) or "",
+        #met > 0 and ((#missed > 0 and "; met" or "") .. " on " .. table.concat(met, ", ")) or "", ".\n")
+    end
   end
 end
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # corio benchmark suite (issue 5): corio against its peers.
 #
-#   bash bench/run.sh            full run (~12-14 min on 2 cores)
-#   QUICK=1 bash bench/run.sh    smoke run (~2 min)
+#   bash bench/run.sh            full run (~20 min on 2 cores, callgrind ~5.5 of them)
+#   QUICK=1 bash bench/run.sh    smoke run (~3 min)
 #
 # Knobs (env): DURATION (s per run), WARMUP (s), ROUNDS, ECHO_CONNS, HTTP_CONNS,
 #   PIPE_CONNS, PIPE_DEPTH, IDLE_CONNS, MICRO_N, ONLY (regex of server names),
-#   SKIP_INSTALL=1, SKIP_MICRO=1, SKIP_IDLE=1, SKIP_UDP=1 (bench/udp.sh), BENCH_BUILD (build dir, outside the repo),
-#   BENCH_OUT (raw results dir, default bench/results).
+#   SKIP_INSTALL=1, SKIP_MICRO=1, SKIP_IDLE=1, SKIP_UDP=1 (bench/udp.sh),
+#   SKIP_UNIX=1 (bench/unix.sh), UNIX_ROUNDS (5), SKIP_CALLGRIND=1 (bench/callgrind.sh),
+#   CG_BASE (the tree callgrind compares HEAD with, 8f5c601: before the reshape),
+#   BENCH_BUILD (build dir, outside the repo), BENCH_OUT (raw results dir, default bench/results).
 # Writes bench/REPORT.md and bench/*.png.  A peer that fails to build or start
 # is reported as n/a with the reason; it never aborts the suite.
 set -euo pipefail
@@ -18,11 +20,14 @@ B=$ROOT/bench
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   DURATION=${DURATION:-1}; WARMUP=${WARMUP:-0.2}; ROUNDS=${ROUNDS:-1}
-  IDLE_CONNS=${IDLE_CONNS:-2000}; MICRO_N=${MICRO_N:-100000}
+  IDLE_CONNS=${IDLE_CONNS:-2000}; MICRO_N=${MICRO_N:-100000}; UNIX_ROUNDS=${UNIX_ROUNDS:-1}
+  CG_QUICK=(CG_N=20000 CG_RUNS=1)
 else
   DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; ROUNDS=${ROUNDS:-3}
-  IDLE_CONNS=${IDLE_CONNS:-19000}; MICRO_N=${MICRO_N:-1000000}
+  IDLE_CONNS=${IDLE_CONNS:-19000}; MICRO_N=${MICRO_N:-1000000}; UNIX_ROUNDS=${UNIX_ROUNDS:-5}
+  CG_QUICK=()
 fi
+CG_BASE=${CG_BASE:-8f5c601}
 ECHO_CONNS=${ECHO_CONNS:-"10 100 1000"}
 HTTP_CONNS=${HTTP_CONNS:-"10 100 1000"}
 PIPE_CONNS=${PIPE_CONNS:-100}
@@ -80,6 +85,7 @@ install_missing() {
   command -v lua5.4 >/dev/null || want+=(lua5.4)
   command -v gcc >/dev/null || want+=(gcc)
   command -v taskset >/dev/null || want+=(util-linux)
+  [ "${SKIP_CALLGRIND:-0}" = 1 ] || command -v valgrind >/dev/null || want+=(valgrind)
   [ ${#want[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then log "missing packages (not root, not installing): ${want[*]}"; return 0; fi
   log "installing: ${want[*]}"
@@ -398,6 +404,40 @@ run_micro() {
   done
 }
 
+# ------------------------------------------------------------------ issue 11 benches
+# corio-only scripts with their own rounds; their tables go into the report
+corio_wanted() { want corio-uring || want corio-epoll; }
+
+# Unix-socket ping-pong against TCP (bench/unix.sh) on this run's corio build
+run_unix() {
+  [ $CORIO_OK = 1 ] || { log "Unix ping-pong: n/a ($CORIO_WHY)"; return 0; }
+  local label; label=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+  [ -z "$(git -C "$ROOT" status --porcelain -- csrc lua examples 2>/dev/null)" ] || label="$label+"
+  CORIO_DIR=$CORIO_DIR CORIO_LABEL=$label BENCH_OUT=$OUT ROUNDS=$UNIX_ROUNDS DURATION=$DURATION \
+    SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU bash "$B/unix.sh" > "$LOGS/unix.out" 2>&1 ||
+    { log "Unix ping-pong failed (see $LOGS/unix.out)"; rm -f "$OUT/unix.md"; }
+}
+
+# Instructions per request, CG_BASE against HEAD (bench/callgrind.sh).  Both are
+# exported with git archive, named by their short commit (the table's column
+# labels): no worktree to leave behind, and edits under way are not measured.
+run_callgrind() {
+  command -v valgrind >/dev/null || { log "callgrind: n/a (valgrind not installed)"; return 0; }
+  local trees=$BUILD/cg-trees rev trees_dirs=()
+  rm -rf "$trees"
+  for rev in "$CG_BASE" HEAD; do
+    rev=$(git -C "$ROOT" rev-parse --short "$rev^{commit}" 2>/dev/null) || { log "callgrind: no revision $rev"; return 0; }
+    mkdir -p "$trees/$rev"
+    git -C "$ROOT" archive "$rev" Makefile csrc lua examples | tar -x -C "$trees/$rev" ||
+      { log "callgrind: git archive $rev failed"; rm -rf "$trees"; return 0; }
+    trees_dirs+=("$trees/$rev")
+  done
+  env "${CG_QUICK[@]}" BENCH_OUT="$OUT" CG_BUILD="$BUILD/cg" CG_CPU="$SERVER_CPU" \
+    bash "$B/callgrind.sh" "${trees_dirs[@]}" > "$LOGS/callgrind.out" 2>&1 ||
+    { log "callgrind failed (see $LOGS/callgrind.out)"; rm -f "$OUT/callgrind.txt"; }
+  rm -rf "$trees"
+}
+
 # ------------------------------------------------------------------ info
 collect_info() {
   {
@@ -453,6 +493,11 @@ rm -f "$OUT/udp.md"   # the report's UDP section comes from this run or none
 [ "${SKIP_UDP:-0}" = 1 ] || { log "UDP echo (bench/udp.sh)"
   BENCH_BUILD=$BUILD BENCH_OUT=$OUT DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ONLY=$ONLY \
     SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU bash "$B/udp.sh" > "$LOGS/udp.out" || log "UDP echo failed"; }
+rm -f "$OUT/unix.md" "$OUT/callgrind.txt"   # likewise for these two sections
+if corio_wanted; then
+  [ "${SKIP_UNIX:-0}" = 1 ] || { log "Unix-socket ping-pong (bench/unix.sh, $UNIX_ROUNDS rounds)"; run_unix; }
+  [ "${SKIP_CALLGRIND:-0}" = 1 ] || { log "instructions per request (bench/callgrind.sh, $CG_BASE against HEAD)"; run_callgrind; }
+fi
 
 log "writing report"
 lua5.4 "$B/report.lua" "$OUT" "$B" || { log "report generation failed"; exit 1; }
