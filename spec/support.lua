@@ -47,6 +47,16 @@ function M.run(fn, ...)
   return table.unpack(r, 1, r.n)
 end
 
+-- A listener on a free loopback port, a connected client and the accepted
+-- server end: ls, c, s, port (inside a task).
+function M.tcp_pair()
+  local ls = assert(corio.tcp.listen("127.0.0.1", 0))
+  local _, port = ls:addr()
+  local acc = corio.spawn(function() return ls:accept() end)
+  local c = assert(corio.tcp.connect("127.0.0.1", port))
+  return ls, c, assert(acc:join()), port
+end
+
 -- Path of a Lua interpreter and env that finds this corio build.
 M.env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;'"
 

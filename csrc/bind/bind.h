@@ -237,7 +237,10 @@ void l_listener_conn_closed(lua_State *L, int stream_idx);
  * or nil, msg, code; push a listener adopting fd (or nil, msg, code). */
 int l_listener_new(lua_State *L, const struct sockaddr *sa, socklen_t len, int backlog,
                    int reuseaddr, int reuseport, const char *path);
-/* Set the listener on top's max_connections (0: none). */
+/* opts.max_connections of the options table at opts (absent: 0, none;
+ * raises naming fname when it is not a count); set it on the listener on
+ * top. */
+int l_listener_max_option(lua_State *L, int opts, const char *fname);
 void l_listener_set_max(lua_State *L, int max);
 int l_listener_adopt(lua_State *L, int fd, int is_unix);
 /* Push a UDP socket adopting fd of family (or nil, msg, code). */

@@ -94,6 +94,14 @@ void l_listener_conn_closed(lua_State *L, int stream_idx)
     lua_pop(L, 2);
 }
 
+int l_listener_max_option(lua_State *L, int opts, const char *fname)
+{
+    int max = l_opt_int(L, opts, fname, "max_connections", 0);
+    if (max < 0)
+        luaL_error(L, "%s: bad option 'max_connections' (positive integer expected)", fname);
+    return max;
+}
+
 void l_listener_set_max(lua_State *L, int max)
 {
     l_listener *l = lua_touserdata(L, -1);

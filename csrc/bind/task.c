@@ -187,9 +187,8 @@ static void retire(lua_State *L, l_task *t, int status)
         l_report(rt, L, t);
     run_exit_hooks(L, t);
     if (t->joiners) {
-        corio_waiter *w;
-        while ((w = corio_waitq_pop(t->joiners)))
-            corio_task_wake(&rt->loop, w->task);
+        while (corio_task_wake_first(&rt->loop, t->joiners))
+            ;
         l_mem(rt, t->joiners, sizeof *t->joiners, 0);
         t->joiners = NULL;
     }

@@ -40,9 +40,7 @@ static int l_tcp_listen(lua_State *L)
     int backlog = l_opt_int(L, 3, "corio.tcp.listen", "backlog", 0);
     int reuseaddr = l_opt_bool(L, 3, "reuseaddr", 1);
     int reuseport = l_opt_bool(L, 3, "reuseport", 0);
-    int max = l_opt_int(L, 3, "corio.tcp.listen", "max_connections", 0);
-    if (max < 0)
-        return luaL_error(L, "corio.tcp.listen: bad option 'max_connections' (positive integer expected)");
+    int max = l_listener_max_option(L, 3, "corio.tcp.listen");
     if (l_listener_new(L, (struct sockaddr *)&sa, len, backlog, reuseaddr, reuseport, NULL) != 1)
         return 3;
     l_listener_set_max(L, max);

@@ -108,9 +108,7 @@ static int l_unix_listen(lua_State *L)
     if (unix_addr(L, 1, fname, &sa, &len) < 0)
         return 3;
     int backlog = l_opt_int(L, 2, fname, "backlog", 0);
-    int max = l_opt_int(L, 2, fname, "max_connections", 0);
-    if (max < 0)
-        return luaL_error(L, "%s: bad option 'max_connections' (positive integer expected)", fname);
+    int max = l_listener_max_option(L, 2, fname);
     int perm = perm_option(L, 2, fname);
     int file = sa.sun_path[0] != '\0';
     if (file && l_opt_bool(L, 2, "unlink", 1)) {

@@ -21,14 +21,6 @@ static void maybe_free(corio_dgram *d)
         corio_handle_settled(d->loop, &d->h, corio_op_busy(&d->rpoll) || corio_op_busy(&d->wpoll));
 }
 
-/* Wake the first waiter of q: it retries the syscall. */
-static void wake_first(corio_dgram *d, corio_waitq *q)
-{
-    corio_waiter *w = corio_waitq_pop(q);
-    if (w)
-        corio_task_wake(d->loop, w->task);
-}
-
 /* The read poll is multishot: it stays armed while readers come and go
  * (no re-registration per datagram). With nobody waiting it is stopped:
  * a datagram left unread would make epoll report it again and again. */
@@ -41,7 +33,7 @@ static void rpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
         return;
     }
     if (d->readers.n)
-        wake_first(d, &d->readers);
+        corio_task_wake_first(d->loop, &d->readers);
     else if (flags & CORIO_OPF_MORE)
         be(d)->vt->cancel(be(d), op);
 }
@@ -53,7 +45,7 @@ static void wpoll_cb(corio_op *op, int res, const void *data, unsigned flags)
     if (d->closed)
         maybe_free(d);
     else
-        wake_first(d, &d->writers);
+        corio_task_wake_first(d->loop, &d->writers);
 }
 
 int corio_dgram_open(corio_loop *l, int family, corio_dgram **out)
@@ -92,24 +84,16 @@ static int wait_on(corio_dgram *d, corio_waitq *q, corio_op *p, corio_waiter *w,
         if (rc < 0)
             return rc;
     }
-    if (again)
-        corio_waitq_push_front(q, w);
-    else
-        corio_waitq_push(q, w);
+    corio_waitq_enqueue(q, w, again);
     return -EAGAIN;
 }
 
-/* After a waiter's turn: if others wait, the next one tries too (the
- * socket may hold more than one datagram, or room for more). */
-static void pass_on(corio_dgram *d, corio_waitq *q)
-{
-    if (q->n)
-        wake_first(d, q);
-}
-
+/* After a waiter's turn (and when a woken one passes it on): if others
+ * wait, the next one tries too (the socket may hold more than one
+ * datagram, or room for more). */
 void corio_dgram_pass(corio_dgram *d, corio_waitq *q)
 {
-    pass_on(d, q);
+    corio_task_wake_first(d->loop, q);
 }
 
 int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *from,
@@ -123,7 +107,7 @@ int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *fro
     ssize_t n = recvmsg(d->fd, &m, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return wait_on(d, &d->readers, &d->rpoll, w, again);
-    pass_on(d, &d->readers);
+    corio_dgram_pass(d, &d->readers);
     if (n < 0)
         return -errno;
     if (fromlen)
@@ -151,7 +135,7 @@ int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct s
     ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return wait_on(d, &d->writers, &d->wpoll, w, again);
-    pass_on(d, &d->writers);
+    corio_dgram_pass(d, &d->writers);
     return n < 0 ? -errno : (int)n;
 }
 
@@ -159,10 +143,10 @@ void corio_dgram_close(corio_dgram *d)
 {
     d->closed = 1;
     corio_handle_close(d->loop, &d->h);
-    while (d->readers.n)
-        wake_first(d, &d->readers);
-    while (d->writers.n)
-        wake_first(d, &d->writers);
+    while (corio_task_wake_first(d->loop, &d->readers))
+        ;
+    while (corio_task_wake_first(d->loop, &d->writers))
+        ;
     be(d)->vt->cancel(be(d), &d->rpoll);   /* no-ops when idle */
     be(d)->vt->cancel(be(d), &d->wpoll);
     maybe_free(d);

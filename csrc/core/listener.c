@@ -96,9 +96,7 @@ static void accept_cb(corio_op *op, int res, const void *data, unsigned flags)
 
 void corio_listener_pass(corio_listener *ls)
 {
-    corio_waiter *w = corio_waitq_pop(&ls->acceptors);
-    if (w)
-        corio_task_wake(ls->loop, w->task);
+    corio_task_wake_first(ls->loop, &ls->acceptors);
 }
 
 /* Arm the ACCEPT unless it is armed, backing off or paused. */
@@ -169,10 +167,7 @@ int corio_listener_take(corio_listener *ls, corio_waiter *w, int again)
     int rc = arm(ls);
     if (rc < 0)
         return rc;
-    if (again)
-        corio_waitq_push_front(&ls->acceptors, w);
-    else
-        corio_waitq_push(&ls->acceptors, w);
+    corio_waitq_enqueue(&ls->acceptors, w, again);
     return -EAGAIN;
 }
 
@@ -180,10 +175,7 @@ int corio_listener_pause(corio_listener *ls, corio_waiter *w, int again)
 {
     ls->paused = 1;
     be(ls)->vt->cancel(be(ls), &ls->accept);   /* a no-op when idle */
-    if (again)
-        corio_waitq_push_front(&ls->acceptors, w);
-    else
-        corio_waitq_push(&ls->acceptors, w);
+    corio_waitq_enqueue(&ls->acceptors, w, again);
     return -EAGAIN;
 }
 

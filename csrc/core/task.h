@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include "loop.h"
 #include "timer.h"
+#include "waitq.h"
 
 enum corio_task_status {
     CORIO_TASK_READY, CORIO_TASK_SUSPENDED,
@@ -107,6 +108,15 @@ static inline void corio_task_wake_slot(corio_loop *l, corio_task **slot)
         *slot = NULL;
         corio_task_wake(l, t);
     }
+}
+
+/* Take the first waiter of q out and wake its task; whether there was one. */
+static inline int corio_task_wake_first(corio_loop *l, corio_waitq *q)
+{
+    corio_waiter *w = corio_waitq_pop(q);
+    if (w)
+        corio_task_wake(l, w->task);
+    return w != NULL;
 }
 
 /* Queue t at the back of the ready queue without waiting on anything. */

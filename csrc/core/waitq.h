@@ -37,6 +37,16 @@ void corio_waitq_push(corio_waitq *q, corio_waiter *w);
  * turn. */
 void corio_waitq_push_front(corio_waitq *q, corio_waiter *w);
 
+/* Queue w: at the head when again (a waiter woken but beaten to what
+ * woke it keeps its turn), else at the tail. */
+static inline void corio_waitq_enqueue(corio_waitq *q, corio_waiter *w, int again)
+{
+    if (again)
+        corio_waitq_push_front(q, w);
+    else
+        corio_waitq_push(q, w);
+}
+
 /* Take w out of its queue; returns whether it was in one. */
 int corio_waitq_remove(corio_waiter *w);
 
