@@ -369,6 +369,27 @@ static int too_big(lua_State *L, l_udp *u, size_t len)
     return 3;
 }
 
+/* Send arg 2 (len bytes) to `to` (NULL: the connected peer). The common
+ * case is sent now with nothing allocated; otherwise (socket full, or the
+ * task's budget spent, when it yields first) the address moves into a
+ * userdata at 3 and send_k waits. */
+static int send_now(lua_State *L, l_udp *u, l_task *t, size_t len,
+                    const struct sockaddr_storage *to, socklen_t tolen)
+{
+    if (!l_budget_spent(t)) {
+        int n = corio_dgram_try_send(u->d, lua_tostring(L, 2), len,
+                                     (const struct sockaddr *)to, tolen);
+        if (n != -EAGAIN)
+            return n < 0 ? l_fail(L, n) : (lua_pushboolean(L, 1), 1);
+    }
+    lua_settop(L, 2);
+    if (to)
+        memcpy(lua_newuserdatauv(L, sizeof *to, 0), to, sizeof *to);
+    else
+        lua_pushnil(L);
+    return t->rt->loop.budget < 0 ? l_yield(L, t, 0, send_k) : send_k(L, LUA_OK, 0);
+}
+
 /* sock:sendto(data, host, port): true, or nil, msg, code. */
 static int l_udp_sendto(lua_State *L)
 {
@@ -391,16 +412,7 @@ static int l_udp_sendto(lua_State *L)
     socklen_t salen;
     if (resolve(L, host, port, 0, &sa, &salen) < 0)
         return 3;
-    /* the common case: sent now, nothing allocated (with its budget spent
-     * the task yields first, and sends when it resumes) */
-    if (!l_budget_spent(t)) {
-        int n = corio_dgram_try_send(u->d, lua_tostring(L, 2), len, (struct sockaddr *)&sa, salen);
-        if (n != -EAGAIN)
-            return n < 0 ? l_fail(L, n) : (lua_pushboolean(L, 1), 1);
-    }
-    lua_settop(L, 2);
-    memcpy(lua_newuserdatauv(L, sizeof sa, 0), &sa, sizeof sa);
-    return t->rt->loop.budget < 0 ? l_yield(L, t, 0, send_k) : send_k(L, LUA_OK, 0);
+    return send_now(L, u, t, len, &sa, salen);
 }
 
 /* sock:send(data): true, or nil, msg, code (a connected socket). */
@@ -412,14 +424,7 @@ static int l_udp_send(lua_State *L)
     l_task *t = l_enter(L, "udp:send");
     if (too_big(L, u, len))
         return 3;
-    if (!l_budget_spent(t)) {
-        int n = corio_dgram_try_send(u->d, lua_tostring(L, 2), len, NULL, 0);
-        if (n != -EAGAIN)
-            return n < 0 ? l_fail(L, n) : (lua_pushboolean(L, 1), 1);
-    }
-    lua_settop(L, 2);
-    lua_pushnil(L);
-    return t->rt->loop.budget < 0 ? l_yield(L, t, 0, send_k) : send_k(L, LUA_OK, 0);
+    return send_now(L, u, t, len, NULL, 0);
 }
 
 /* ---- membership and options ---- */
