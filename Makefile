@@ -16,7 +16,7 @@ CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean
+.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults
 
 all: layers $(MODULE)
 
@@ -98,3 +98,32 @@ valgrind: deps all
 
 clean:
 	rm -rf $(MODULE) spec/c/bin
+
+# Fault injection (core/faults.h): the module built with -DCORIO_FAULTS
+# under ASan+UBSan, corio's own malloc/calloc/realloc wrapped, into
+# spec/c/bin/faults (lua/corio/core.so is left alone). Then an echo
+# workload under random faults for FAULTS_S seconds per backend and the
+# exhaustive failing-allocation sweep. FAULTS_SEED fixes the seed.
+FAULTS_SO    = spec/c/bin/faults/corio/core.so
+FAULTS_S    ?= 60
+FAULTS_RATES ?= enomem=0.001,short=0.05,reset=0.01,enobufs=0.01,eagain=0.05,overflow=0.01,eintr=0.01,spurious=0.05
+ASAN_RUN     = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+               ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FAULTS_ENV   = $(ASAN_RUN) LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='spec/c/bin/faults/?.so;;'
+
+$(FAULTS_SO): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -fPIC -O1 -g -fno-omit-frame-pointer $(WARN) -DCORIO_FAULTS \
+	  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	  -I$(LUA_INC) -I$(LIBURING_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
+	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -L$(LIBURING_LIB) $(LDLIBS)
+
+faults: deps $(FAULTS_SO)
+	@seed=$${FAULTS_SEED:-$$(date +%s)}; p=0; f=0; \
+	for be in io_uring epoll; do \
+	  echo "== faults on $$be: CORIO_FAULTS=seed=$$seed,$(FAULTS_RATES) FAULTS_S=$(FAULTS_S)"; \
+	  if CORIO_BACKEND=$$be CORIO_FAULTS="seed=$$seed,$(FAULTS_RATES)" FAULTS_S=$(FAULTS_S) \
+	     $(FAULTS_ENV) $(LUA) spec/faults/echo.lua; then p=$$((p+1)); else f=$$((f+1)); fi; \
+	  echo "== sweep on $$be"; \
+	  if CORIO_BACKEND=$$be $(FAULTS_ENV) $(LUA) spec/faults/sweep.lua; then p=$$((p+1)); else f=$$((f+1)); fi; \
+	done; echo "faults: $$p passed, $$f failed"; echo "$$p passed, $$f failed"; [ $$f = 0 ]

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bind.h"
+#include "../core/faults.h"
 #include "../core/slab.h"
 
 /* Address space only (pages are backed when touched). A state with more
@@ -48,10 +49,11 @@ typedef struct l_alloc {
 
 /* The limit, before an allocation: whether growing a block from osize to
  * nsize (osize 0 for a new one) is refused. Frees and shrinks never are
- * (Lua requires a shrink to succeed). */
+ * (Lua requires a shrink to succeed). Fault builds fail some on purpose. */
 static inline int over_limit(const l_alloc *a, size_t old, size_t nsize)
 {
-    return nsize > old && a->limit && a->live + (nsize - old) > a->limit;
+    return nsize > old && ((a->limit && a->live + (nsize - old) > a->limit) ||
+                           corio_fault_lua_alloc(nsize));
 }
 
 /* After an allocation: count what the state holds now (modular

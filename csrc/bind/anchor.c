@@ -62,7 +62,7 @@ static void add_chunk(lua_State *L, l_runtime *rt)
     if (reserve(rt, &rt->anchor_chunks, &rt->anchor_chunks_cap, n + 1) < 0 ||
         reserve(rt, &rt->anchor_free, &rt->anchor_free_cap, (n + 1) * ANCHOR_CHUNK) < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, r);
-        luaL_error(L, "corio: out of memory");
+        luaL_error(L, "corio: not enough memory");
     }
     rt->anchor_chunks[n] = r;
     rt->anchor_nchunks = n + 1;

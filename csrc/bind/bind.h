@@ -85,6 +85,8 @@ struct l_runtime {
     int running;
     int on_error;             /* registry ref of the handler or LUA_NOREF */
     int cancel_err;           /* registry ref of the cancellation error */
+    int protect;              /* registry ref of the closure behind l_protect */
+    int oom_results;          /* registry ref: {"not enough memory"} (task.c) */
     int entry;                /* registry ref of the shared task entry closure */
     int aux;                  /* registry ref of task -> {tb=, hooks=} (weak keys) */
     int pool;                 /* registry ref of the array of reusable threads */
@@ -105,6 +107,11 @@ struct l_runtime {
 
 /* runtime.c */
 l_runtime *l_rt(lua_State *L);                     /* upvalue 1 */
+/* Run fn(L, ud) in protected mode, as the scheduler must where Lua may
+ * fail to allocate (a task's results, an error report): the call costs
+ * no allocation until the protection holds, and l_rt works inside.
+ * Returns LUA_OK, or an error status with the error on the stack. */
+int l_protect(lua_State *L, l_runtime *rt, void (*fn)(lua_State *L, void *ud), void *ud);
 /* Allocate (p NULL), resize or free (nsize 0) a C-side record with the
  * state's allocator (the slab when it is on: no malloc header). */
 static inline void *l_mem(l_runtime *rt, void *p, size_t osize, size_t nsize)

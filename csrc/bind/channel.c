@@ -282,7 +282,7 @@ static int park(lua_State *L, l_chan *ch, ch_queue *q, const char *fname, lua_KF
     l_task *t = l_task_current(L, fname);
     ch_wait *w = new_wait(ch->rt);
     if (!w)
-        return luaL_error(L, "%s: out of memory", fname);
+        return luaL_error(L, "%s: not enough memory", fname);
     w->cw.task = &t->t;
     q_push(q, w);
     return l_suspend(L, t, &chan_wait, w, 0, k);
@@ -489,7 +489,7 @@ static int l_chan_enlist(lua_State *L)
     ch_wait *w = new_wait(ch->rt);
     if (!w) {
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
-        return luaL_error(L, "channel: out of memory");
+        return luaL_error(L, "channel: not enough memory");
     }
     w->node = ref;
     w->cw.task = &t->t;   /* kept alive by the node, which the ref holds */

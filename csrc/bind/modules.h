@@ -13,6 +13,7 @@ MODULE(poll)
 MODULE(signal)
 MODULE(udp)
 MODULE(unix)
+MODULE(faults)
 
 CLASS(TASK, "corio.Task")
 CLASS(DEADLINE, "corio.Deadline")

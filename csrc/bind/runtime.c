@@ -184,7 +184,7 @@ static int push_task_error(lua_State *L, int idx)
 
 /* Report the error of a task nobody joins: to the on_error handler as
  * (traceback, task, error), else to stderr. Never raises. */
-void l_report(l_runtime *rt, lua_State *L, l_task *t)
+static void report(l_runtime *rt, lua_State *L, l_task *t)
 {
     int top = lua_gettop(L);
     l_task_push(L, t);                                    /* top+1 */
@@ -206,6 +206,45 @@ void l_report(l_runtime *rt, lua_State *L, l_task *t)
                     l_safe_tostring(L, -1));
     }
     lua_settop(L, top);
+}
+
+static void report_p(lua_State *L, void *t)
+{
+    report(l_rt(L), L, t);
+}
+
+/* Report an unjoined task's error; the scheduler calls this, so a failed
+ * allocation (the traceback's text) is reported on stderr, not raised. */
+void l_report(l_runtime *rt, lua_State *L, l_task *t)
+{
+    if (l_protect(L, rt, report_p, t) != LUA_OK) {
+        lua_pop(L, 1);
+        fprintf(stderr, "corio: a task failed; not enough memory to report its error\n");
+    }
+}
+
+struct protect_call {
+    void (*fn)(lua_State *L, void *ud);
+    void *ud;
+};
+
+static int protect_k(lua_State *L)
+{
+    struct protect_call *c = lua_touserdata(L, 1);
+    c->fn(L, c->ud);
+    return 0;
+}
+
+int l_protect(lua_State *L, l_runtime *rt, void (*fn)(lua_State *L, void *ud), void *ud)
+{
+    struct protect_call c = { fn, ud };
+    if (!lua_checkstack(L, 3)) {
+        lua_pushnil(L);   /* (room for one value is always there) */
+        return LUA_ERRMEM;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->protect);
+    lua_pushlightuserdata(L, &c);
+    return lua_pcall(L, 1, 0, 0);
 }
 
 /* ---- driving the loop ---- */
@@ -342,6 +381,38 @@ static void leave_loop(l_runtime *rt)
     rt->from = NULL;
 }
 
+struct drive_call {
+    l_task *main;
+    int rc;
+    int desc;   /* registry ref of the leftover tasks' description (rc 2) */
+};
+
+static void drive_p(lua_State *L, void *ud)
+{
+    struct drive_call *d = ud;
+    d->rc = drive(l_rt(L), d->main);
+    if (d->rc == 2)
+        d->desc = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* drive, where an error escaping the scheduler (none should: tasks' and
+ * handlers' errors are caught where they happen) still leaves the loop:
+ * the runtime stays usable and the error is raised to run's caller. */
+static int drive_protected(lua_State *L, l_runtime *rt, l_task *main)
+{
+    struct drive_call d = { main, 0, LUA_NOREF };
+    if (l_protect(L, rt, drive_p, &d) != LUA_OK) {
+        corio_loop_settle(&rt->loop, SETTLE_NS);
+        leave_loop(rt);
+        return lua_error(L);
+    }
+    if (d.rc == 2) {   /* the description goes back on the stack, as drive left it */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, d.desc);
+        luaL_unref(L, LUA_REGISTRYINDEX, d.desc);
+    }
+    return d.rc;
+}
+
 /* Raise the main task's error, with its traceback when it is a string. */
 static int raise_main(lua_State *L, l_task *t, int task_idx)
 {
@@ -364,7 +435,7 @@ static int l_run(lua_State *L)
     int idx = lua_gettop(L);
     enter_loop(L, rt, "corio.run");
     t->t.uflags |= TF_MAIN;
-    int rc = drive(rt, t);
+    int rc = drive_protected(L, rt, t);
     corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
     if (rc > 0)
@@ -594,6 +665,9 @@ static l_runtime *new_runtime(lua_State *L)
     rt->loop.alloc.fn = rt->alloc;
     rt->loop.alloc.ud = rt->alloc_ud;
     rt->cancel_err = new_cancel_error(L);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, protect_k, 1);
+    rt->protect = luaL_ref(L, LUA_REGISTRYINDEX);
     l_task_init_runtime(L, rt);
     return rt;
 }

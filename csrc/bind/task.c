@@ -166,7 +166,16 @@ static void run_exit_hooks(lua_State *L, l_task *t)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
         lua_pushvalue(L, -3);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        int st = lua_pcall(L, 1, 0, 0);
+        if (st == LUA_ERRMEM) {   /* once more after a full collection (hooks
+                                     allow a second call: group.lua) */
+            lua_pop(L, 1);
+            lua_gc(L, LUA_GCCOLLECT);
+            lua_rawgeti(L, -1, i);
+            lua_pushvalue(L, -3);
+            st = lua_pcall(L, 1, 0, 0);
+        }
+        if (st != LUA_OK) {
             fprintf(stderr, "corio: error in a task exit hook: %s\n", l_safe_tostring(L, -1));
             lua_pop(L, 1);
         }
@@ -224,6 +233,36 @@ static void stash(lua_State *L, l_task *t, int recyclable)
     lua_pop(L, 1);
 }
 
+struct stash_call {
+    l_task *t;
+    int recyclable;
+};
+
+static void stash_p(lua_State *L, void *ud)
+{
+    struct stash_call *c = ud;
+    stash(L, c->t, c->recyclable);
+}
+
+/* stash, where a failed allocation (the results' table) cannot unwind
+ * the scheduler: the task then fails with "not enough memory" (a shared
+ * record, made at start-up) instead of its results, and still ends
+ * cleanly. Returns 0 then. */
+static int stash_protected(lua_State *L, l_task *t, int recyclable)
+{
+    struct stash_call c = { t, recyclable };
+    if (l_protect(L, t->rt, stash_p, &c) == LUA_OK)
+        return 1;
+    lua_pop(L, 1);
+    l_task_push(L, t);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->rt->oom_results);
+    lua_setiuservalue(L, -2, 1);
+    lua_pop(L, 1);
+    t->co = NULL;
+    t->nres = 1;
+    return 0;
+}
+
 /* Sort out how the coroutine ended: entry returned (ok, ...) or, if the
  * message handler itself failed, the resume failed. */
 static void finish(l_task *t, int st, int nres)
@@ -240,7 +279,8 @@ static void finish(l_task *t, int st, int nres)
     }
     if (status == ST_FAILED && l_is_cancel_error(co, -1, t->rt))
         status = ST_CANCELLED;
-    stash(t->rt->from, t, st == LUA_OK);
+    if (!stash_protected(t->rt->from, t, st == LUA_OK) && status == ST_DONE)
+        status = ST_FAILED;
     retire(t->rt->from, t, status);
 }
 
@@ -251,7 +291,7 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
     (void)l;
     if (corio_task_done(&t->t)) {   /* cancelled before it started */
         t->nres = 0;                /* its stack holds its arguments, no results */
-        stash(rt->from, t, 1);
+        stash_protected(rt->from, t, 1);
         retire(rt->from, t, ST_CANCELLED);
         return;
     }
@@ -374,7 +414,7 @@ static int l_sleep(lua_State *L)
     if (!(s > 0))
         return l_yield(L, t, 0, yield_k);
     if (corio_task_sleep(&t->rt->loop, &t->t, l_seconds_ns(s)) < 0)
-        return luaL_error(L, "corio.sleep: out of memory");
+        return luaL_error(L, "corio.sleep: not enough memory");
     return lua_yieldk(L, 0, 0, yield_k);
 }
 
@@ -492,7 +532,7 @@ static int l_task_join(lua_State *L)
     if (!target->joiners) {
         target->joiners = l_mem(t->rt, NULL, 0, sizeof *target->joiners);
         if (!target->joiners)
-            return luaL_error(L, "task:join: out of memory");
+            return luaL_error(L, "task:join: not enough memory");
         memset(target->joiners, 0, sizeof *target->joiners);
     }
     lua_settop(L, 1);
@@ -679,6 +719,11 @@ void l_task_init_runtime(lua_State *L, l_runtime *rt)
     lua_pushcclosure(L, entry_msgh, 1);
     lua_pushcclosure(L, entry, 2);
     rt->entry = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 1, 0);             /* the results of a task whose own
+                                             could not be kept (stash_protected) */
+    lua_pushliteral(L, "not enough memory");
+    lua_rawseti(L, -2, 1);
+    rt->oom_results = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 static void task_open(lua_State *L)

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "backend.h"
+#include "faults.h"
 
 _Static_assert(POLLIN == EPOLLIN && POLLOUT == EPOLLOUT && POLLPRI == EPOLLPRI &&
                POLLERR == EPOLLERR && POLLHUP == EPOLLHUP && POLLRDHUP == EPOLLRDHUP,
@@ -288,19 +289,48 @@ static void flush(ep *e)
 
 /* ---- submit and cancel ------------------------------------------------ */
 
+/* Fault builds: offer only a part of the iovecs (a short write), or
+ * report a send that went out as a reset. */
+static void fault_shorten(struct msghdr *mh, struct iovec *one)
+{
+    if (!corio_fault(CORIO_FAULT_SHORT))
+        return;
+    if (mh->msg_iovlen > 1) {
+        mh->msg_iovlen = 1 + corio_fault_below((uint32_t)mh->msg_iovlen - 1);
+    } else if (mh->msg_iovlen == 1 && mh->msg_iov[0].iov_len > 1) {
+        *one = mh->msg_iov[0];
+        one->iov_len = 1 + corio_fault_below((uint32_t)(one->iov_len - 1 > UINT32_MAX
+                                                            ? UINT32_MAX : one->iov_len - 1));
+        mh->msg_iov = one;
+    }
+}
+
+static int fault_reset(corio_op *op, int res)
+{
+    if (res >= 0 && corio_fault(CORIO_FAULT_RESET))
+        return corio_fault_break(op->fd), -ECONNRESET;
+    return res;
+}
+
 /* sendmsg without SIGPIPE or blocking; bytes or -errno. */
 static int do_send(corio_op *op)
 {
     struct msghdr mh = { .msg_iov = (struct iovec *)((corio_send_op *)op)->iov,
                          .msg_iovlen = (size_t)((corio_send_op *)op)->iovcnt };
+    struct iovec one;
+    if (corio_fault(CORIO_FAULT_EAGAIN))   /* level-triggered: EPOLLOUT retries */
+        return -EAGAIN;
+    fault_shorten(&mh, &one);
     ssize_t n = sendmsg(op->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    return n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n);
+    return fault_reset(op, n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n));
 }
 
 /* recvmsg / sendmsg of a corio_msg_op, never blocking; bytes or -errno. */
 static int do_msg(corio_op *op)
 {
     corio_msg_op *m = (corio_msg_op *)op;
+    if (corio_fault(CORIO_FAULT_EAGAIN))
+        return -EAGAIN;
     ssize_t n = op->kind == CORIO_OP_RECVMSG
                     ? recvmsg(op->fd, m->msg, m->flags | MSG_DONTWAIT)
                     : sendmsg(op->fd, m->msg, m->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -331,7 +361,7 @@ static void submit_connect(ep *e, corio_op *op)
     if (res == -EINPROGRESS || res == -EINTR)
         fd_push(e, op);
     else
-        done_push(e, op, res);
+        done_push(e, op, fault_reset(op, res));
 }
 
 /* Contract: op must be idle. Never calls a callback. */
@@ -387,6 +417,8 @@ static int service_accept(ep *e, corio_op *op)
 {
     int ran = 0;
     for (int i = 0; i < EP_ACCEPT_BATCH && op->bstate == ST_ARMED; i++) {
+        if (corio_fault(CORIO_FAULT_EAGAIN))
+            break;
         int nfd = accept4(op->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (nfd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
@@ -404,6 +436,10 @@ static int service_accept(ep *e, corio_op *op)
  * errors are final. */
 static int service_recv(ep *e, corio_op *op)
 {
+    if (corio_fault(CORIO_FAULT_EAGAIN))
+        return 0;
+    if (corio_fault(CORIO_FAULT_RESET))   /* what the peer sent is lost */
+        return corio_fault_break(op->fd), finish(e, op, -ECONNRESET);
     ssize_t n = recv(op->fd, e->scratch, EP_SCRATCH, MSG_DONTWAIT);
     if (n > 0) {
         op->cb(op, (int)n, e->scratch, CORIO_OPF_MORE);
@@ -433,14 +469,20 @@ static int service_recvmsg(ep *e, corio_op *op)
     return res < 0 && would_block(-res) ? 0 : finish(e, op, res);
 }
 
-/* A connect in progress became writable: its outcome is in SO_ERROR. */
+/* A connect in progress became writable: its outcome is in SO_ERROR.
+ * No error and no peer yet means the wake-up was not the connect's
+ * (a spurious one): it waits on. */
 static int service_connect(ep *e, corio_op *op)
 {
     int err = 0;
     socklen_t len = sizeof err;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
     if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    return finish(e, op, -err);
+    if (!err && getpeername(op->fd, (struct sockaddr *)&peer, &plen) < 0 && errno == ENOTCONN)
+        return 0;
+    return finish(e, op, fault_reset(op, -err));
 }
 
 /* Run op's I/O for the events the kernel reported, if they concern it.
@@ -527,6 +569,21 @@ static int kernel_wait(ep *e, int64_t timeout_ns)
     return n < 0 ? -errno : n;
 }
 
+/* Fault builds: wake the ops of some fd with work for every direction,
+ * none of it real; each must find out by its syscall and wait on. */
+static int spurious(ep *e)
+{
+    if (!e->nfds || !corio_fault(CORIO_FAULT_SPURIOUS))
+        return 0;
+    int start = (int)corio_fault_below((uint32_t)e->nfds);
+    for (int i = 0; i < e->nfds; i++) {
+        int fd = (start + i) % e->nfds;
+        if (e->fds[fd].ops.head && fd != e->efd)
+            return service_fd(e, fd, EPOLLIN | EPOLLOUT | EPOLLPRI);
+    }
+    return 0;
+}
+
 /* One loop turn: queued results first, then registrations, then the
  * kernel (not blocking when something already ran), then readiness. In
  * host mode registrations are synced again on the way out, so a pollfd
@@ -543,6 +600,7 @@ static int ep_wait(corio_backend *b, int64_t timeout_ns)
     for (int i = 0; i < n; i++)
         if (e->evs[i].data.fd != e->efd)
             ran += service_fd(e, e->evs[i].data.fd, e->evs[i].events);
+    ran += spurious(e);
     if (e->efd >= 0)
         flush(e);
     signal_sync(e);

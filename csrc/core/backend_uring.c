@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include "backend.h"
 #include "clock.h"
+#include "faults.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -41,18 +42,30 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef CORIO_FAULTS
 #define URING_SQ_ENTRIES 4096
+#else   /* rings small enough for a fault run to fill them (faults.h) */
+#define URING_SQ_ENTRIES 16
+#endif
 #define URING_CQ_ENTRIES (4 * URING_SQ_ENTRIES)
 /* Whole-buffer consumption: 1024 x 4 KiB = 4 MiB of receive memory per
  * loop. 4 KiB holds a typical request, and 1024 buffers cover 1024
  * connections whose data lands in the same turn; beyond that recv re-arms
  * after the batch. */
+#ifndef CORIO_FAULTS
 #define URING_NBUFS 1024
+#else
+#define URING_NBUFS 32
+#endif
 #define URING_BUFSZ 4096
 /* Incremental consumption: 16 x 32 KiB = 512 KiB. Small receives are
  * packed, so 1,000 connections each sending a 64-byte request in one turn
  * take 64 KiB of it; a large receive still gets up to 32 KiB at once. */
+#ifndef CORIO_FAULTS
 #define URING_INC_NBUFS 16
+#else
+#define URING_INC_NBUFS 4
+#endif
 #define URING_INC_BUFSZ (32 * 1024)
 /* Not in liburing 2.3's headers (kernel 6.12 uapi). */
 #ifndef IOU_PBUF_RING_INC
@@ -67,8 +80,9 @@
 
 #define TAG_INTERNAL 1u  /* user_data low bit: not an op */
 
-/* op->bstate bits; LIVE is set from submit() until the final callback. */
-enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4 };
+/* op->bstate bits; LIVE is set from submit() until the final callback.
+ * FAULT (fault builds): a reset was injected, the op ends in ECONNRESET. */
+enum { ST_LIVE = 1, ST_INK = 2, ST_CANCEL = 4, ST_FAULT = 8 };
 
 /* Test hooks, read by corio_backend_uring_new, so the spec can cover the
  * fallbacks this kernel would not pick: force_singleshot uses single-shot
@@ -96,6 +110,11 @@ typedef struct uring_backend {
     unsigned br_add;          /* buffers added, not yet published */
     corio_list pend;          /* ops to re-arm or finish */
     struct msghdr *msgs;      /* SENDMSG headers, one per SQ slot */
+#ifdef CORIO_FAULTS
+    unsigned dry;             /* turns left of withholding released buffers */
+    unsigned nheld;
+    uint16_t *held;           /* buffers withheld, nbufs slots */
+#endif
 } uring_backend;
 
 static const corio_backend_vt uring_vt;
@@ -145,8 +164,32 @@ static const char *buf_data(uring_backend *b, unsigned cf, int res)
  * filling it (incremental mode, BUF_MORE). */
 static void buf_release(uring_backend *b, unsigned cf)
 {
-    if ((cf & IORING_CQE_F_BUFFER) && !(b->boff && (cf & IORING_CQE_F_BUF_MORE)))
-        recycle(b, cf >> IORING_CQE_BUFFER_SHIFT);
+    if (!(cf & IORING_CQE_F_BUFFER) || (b->boff && (cf & IORING_CQE_F_BUF_MORE)))
+        return;
+#ifdef CORIO_FAULTS
+    /* ENOBUFS: for a few turns, released buffers stay out of the ring,
+     * which runs dry for real */
+    if (b->held && (b->dry || corio_fault(CORIO_FAULT_ENOBUFS))) {
+        b->dry += b->dry ? 0 : 1 + corio_fault_below(3);
+        b->held[b->nheld++] = (uint16_t)(cf >> IORING_CQE_BUFFER_SHIFT);
+        return;
+    }
+#endif
+    recycle(b, cf >> IORING_CQE_BUFFER_SHIFT);
+}
+
+/* Fault builds: give the withheld buffers back once the dry spell ends. */
+static void buf_unhold(uring_backend *b)
+{
+#ifdef CORIO_FAULTS
+    if (b->dry && --b->dry == 0) {
+        while (b->nheld)
+            recycle(b, b->held[--b->nheld]);
+        flush_bufs(b);
+    }
+#else
+    (void)b;
+#endif
 }
 
 static void unmap_bufs(uring_backend *b)
@@ -355,14 +398,19 @@ static void prep_send(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
 {
     const struct iovec *iov = ((corio_send_op *)op)->iov;
     int flags = MSG_NOSIGNAL | MSG_WAITALL;
-    if (((corio_send_op *)op)->iovcnt == 1) {
-        io_uring_prep_send(sqe, op->fd, iov[0].iov_base, iov[0].iov_len, flags);
+    int cnt = ((corio_send_op *)op)->iovcnt;
+    int shorten = corio_fault(CORIO_FAULT_SHORT);   /* offer only a part */
+    if (cnt == 1) {
+        size_t len = iov[0].iov_len;
+        if (shorten && len > 1)
+            len = 1 + corio_fault_below((uint32_t)(len - 1 > UINT32_MAX ? UINT32_MAX : len - 1));
+        io_uring_prep_send(sqe, op->fd, iov[0].iov_base, len, flags);
         return;
     }
     struct msghdr *m = &b->msgs[sqe - b->ring.sq.sqes];
     memset(m, 0, sizeof *m);
     m->msg_iov = (struct iovec *)iov;
-    m->msg_iovlen = (size_t)((corio_send_op *)op)->iovcnt;
+    m->msg_iovlen = (size_t)(shorten && cnt > 1 ? 1 + (int)corio_fault_below((uint32_t)cnt - 1) : cnt);
     io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)flags);
 }
 
@@ -469,6 +517,29 @@ static int run_pending(uring_backend *b)
     return ran;
 }
 
+/* Fault builds: the connection "was reset" at a receive. The op ends in
+ * ECONNRESET once the kernel lets it go; its data from now on is dropped,
+ * as a reset drops what the peer had sent, and the socket is broken both
+ * ways (corio_fault_break). */
+static void poison(uring_backend *b, corio_op *op, unsigned cf)
+{
+    if ((cf & IORING_CQE_F_MORE) && queue_cancel(b, op) < 0)
+        return;
+    op->bstate |= ST_FAULT | ST_CANCEL;
+    corio_fault_break(op->fd);
+}
+
+/* Fault builds: a send or connect that worked, reported as a reset. */
+static int reset_result(const corio_op *op, int res)
+{
+    int k = op->kind;
+    if (res >= 0 && !(op->bstate & ST_CANCEL) &&
+        (k == CORIO_OP_SEND || k == CORIO_OP_SENDMSG || k == CORIO_OP_CONNECT) &&
+        corio_fault(CORIO_FAULT_RESET))
+        return corio_fault_break(op->fd), -ECONNRESET;
+    return res;
+}
+
 /* RECV completion. Data with MORE is passed on; a request the kernel ended
  * with data or -ENOBUFS is re-armed (the owner still sees MORE); EOF,
  * errors and anything after cancel() are final. The buffer goes back into
@@ -477,8 +548,14 @@ static int on_recv(uring_backend *b, corio_op *op, int res, unsigned cf)
 {
     const char *data = buf_data(b, cf, res);
     int n = 0;
+    if (res > 0 && !(op->bstate & ST_CANCEL) && corio_fault(CORIO_FAULT_RESET))
+        poison(b, op, cf);
     int live = !(op->bstate & ST_CANCEL);
-    if (cf & IORING_CQE_F_MORE)
+    if (op->bstate & ST_FAULT) {   /* data after an injected reset is dropped */
+        if (!(cf & IORING_CQE_F_MORE))
+            n = finish(op, -ECONNRESET, NULL);
+    }
+    else if (cf & IORING_CQE_F_MORE)
         n = more(op, res, data);
     else if (res == -ENOBUFS && live)
         push_pending(b, op);
@@ -557,7 +634,7 @@ static int on_cqe(uring_backend *b, const struct io_uring_cqe *cqe)
         return on_accept(b, op, cqe->res, cqe->flags);
     if (op->kind == CORIO_OP_POLL && (op->events & CORIO_POLL_MULTI))
         return on_poll_multi(b, op, cqe->res, cqe->flags);
-    return finish(op, cqe->res, NULL);
+    return finish(op, reset_result(op, cqe->res), NULL);
 }
 
 /* Dispatch the CQEs in the ring, URING_BATCH at a time, advancing the CQ
@@ -571,6 +648,8 @@ static int reap(uring_backend *b)
     struct io_uring *r = &b->ring;
     unsigned ready, total = 0;
     int n = 0;
+    if (corio_fault(CORIO_FAULT_OVERFLOW))   /* leave the CQ to fill up */
+        return 0;
     if (IO_URING_READ_ONCE(*r->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
         io_uring_get_events(r);
     while (total < URING_CQ_ENTRIES && (ready = io_uring_cq_ready(r)) > 0) {
@@ -593,6 +672,8 @@ static int reap(uring_backend *b)
  * EXT_ARG timeout. */
 static int enter(uring_backend *b, int64_t timeout_ns)
 {
+    if (corio_fault(CORIO_FAULT_EINTR))   /* a signal, or a CQ overflow to flush */
+        return corio_fault_below(2) ? -EINTR : -EBUSY;
     if (timeout_ns == 0) {
         unsigned kf = IO_URING_READ_ONCE(*b->ring.sq.kflags);
         if (!b->flag_ok || io_uring_sq_ready(&b->ring) ||
@@ -670,6 +751,7 @@ static int u_wait(corio_backend *base, int64_t timeout_ns)
         return -EBUSY;
     b->in_wait = 1;
     drain_efd(b);
+    buf_unhold(b);
     int n = run_pending(b);
     int rc = enter(b, n ? 0 : timeout_ns);
     n += reap(b);
@@ -741,6 +823,9 @@ static void free_backend(uring_backend *b)
     if (b->efd >= 0)
         close(b->efd);
     free(b->msgs);
+#ifdef CORIO_FAULTS
+    free(b->held);
+#endif
     free(b);
 }
 
@@ -810,6 +895,10 @@ static int init_backend(uring_backend *b, char *why, size_t len)
     b->msgs = calloc(b->ring.sq.ring_entries, sizeof *b->msgs);
     if (!b->msgs)
         return corio_backend_fail(why, len, "calloc", -ENOMEM);
+#ifdef CORIO_FAULTS
+    if (!(b->held = calloc(b->nbufs, sizeof *b->held)))
+        return corio_backend_fail(why, len, "calloc", -ENOMEM);
+#endif
     io_uring_register_ring_fd(&b->ring);  /* optional: saves an fget per enter */
     probe_recv(b);
     b->ms_accept = 1;  /* same kernel release (5.19) as buffer rings */

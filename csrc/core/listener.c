@@ -27,10 +27,13 @@ static void maybe_free(corio_listener *ls)
         corio_handle_settled(ls->loop, &ls->h, corio_op_busy(&ls->accept));
 }
 
+/* Queue an accepted fd; with no memory to queue it, the connection is
+ * dropped and the next accept reports ENOMEM (never a silent loss). */
 static void push_fd(corio_listener *ls, int fd)
 {
     if (corio_fdq_push(&ls->fds, fd, 0) < 0) {
         close(fd);
+        ls->err = -ENOMEM;
         return;
     }
     if (ls->fds.count >= MAX_QUEUED)

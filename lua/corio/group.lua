@@ -4,7 +4,7 @@
 local core = require "corio.core"
 local waitq = require "corio.waitq"
 
-local spawn, supervise, on_exit = core.spawn, core.supervise, core.on_exit
+local spawn, supervise, on_exit, wake = core.spawn, core.supervise, core.on_exit, core.wake
 local check = core.check
 
 local Group = {}
@@ -20,14 +20,26 @@ local function new()
   }, Group)
 end
 
--- A child finished (called by the scheduler): hand it to a task waiting
--- in next/wait, or keep it for the next one.
+-- A child finished (called by the scheduler): keep it for next/wait and
+-- wake the first of them. Safe when memory runs out: keeping it allocates
+-- nothing (its slot in done was made at spawn), and the scheduler calls
+-- a hook that failed for lack of memory a second time, which then only
+-- redoes the wake-up (a waiter is unqueued once woken, never before).
 local function child_exit(g, t)
-  g.running[t] = nil
-  g.nrunning = g.nrunning - 1
-  if waitq.wake_first(g.q, t) then return end
-  g.dtail = g.dtail + 1
-  g.done[g.dtail] = t
+  if g.running[t] then
+    g.dtail = g.dtail + 1
+    g.done[g.dtail] = t
+    g.running[t] = nil
+    g.nrunning = g.nrunning - 1
+  end
+  local q = g.q
+  local node = q.head
+  while node do
+    local woke = wake(node.task, node.tag)
+    waitq.remove(node)
+    if woke then return end
+    node = q.head
+  end
 end
 
 -- g:spawn(fn, ...): start fn(...) as a child; returns its task.
@@ -40,6 +52,9 @@ function Group:spawn(fn, ...)
   supervise(t, true)
   self.running[t] = true
   self.nrunning = self.nrunning + 1
+  -- the highest slot child_exit may fill is dtail + nrunning: make it now
+  local slot = self.dtail + self.nrunning
+  if self.done[slot] == nil then self.done[slot] = false end
   on_exit(t, function(task) child_exit(self, task) end)
   return t
 end
@@ -47,16 +62,18 @@ end
 -- The next finished child (waiting for one, shielded from cancels and
 -- deadlines if asked), or nil when none is left.
 local function next_done(g, fname, shield)
-  if not shield then check() end   -- an expired deadline never lets it go on
-  local h = g.dhead
-  if h <= g.dtail then
-    local t = g.done[h]
-    g.done[h] = nil
-    g.dhead = h + 1
-    return t
+  while true do
+    if not shield then check() end   -- an expired deadline never lets it go on
+    local h = g.dhead
+    if h <= g.dtail then
+      local t = g.done[h]
+      g.done[h] = nil
+      g.dhead = h + 1
+      return t
+    end
+    if g.nrunning == 0 then return nil end
+    waitq.park(g.q, fname, nil, shield)   -- woken when a child is kept in done
   end
-  if g.nrunning == 0 then return nil end
-  return (waitq.park(g.q, fname, nil, shield))
 end
 
 -- g:next(): wait for the next child to finish; returns task, ok, ...
