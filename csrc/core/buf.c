@@ -99,6 +99,31 @@ long corio_buf_find(const corio_buf *b, size_t from, char c)
     return hit ? (long)(hit - base) : -1;
 }
 
+/* Length of the first n unread bytes without a trailing "\r". */
+static size_t line_len(const corio_buf *b, size_t n)
+{
+    return n && corio_buf_peek(b)[n - 1] == '\r' ? n - 1 : n;
+}
+
+long corio_buf_line(const corio_buf *b, size_t *from, size_t max, int ended, size_t *used)
+{
+    if (*from > b->len)   /* bytes were taken by other means meanwhile */
+        *from = 0;
+    long i = corio_buf_find(b, *from, '\n');
+    size_t end = i >= 0 ? (size_t)i : b->len;
+    if (line_len(b, end) > max)
+        return -EMSGSIZE;
+    if (i >= 0) {
+        *used = end + 1;
+        return (long)line_len(b, end);
+    }
+    *from = b->len;
+    if (!ended || b->len == 0)
+        return -EAGAIN;
+    *used = b->len;
+    return (long)b->len;
+}
+
 void corio_buf_free(corio_buf *b, corio_alloc *a)
 {
     if (b->data && a && !a->spare && b->cap <= SPARE_MAX) {
