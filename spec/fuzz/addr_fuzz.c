@@ -2,8 +2,10 @@
  * strings and numbers: corio_addr_resolve / corio_addr_format
  * (csrc/core/addr.c) and the error names of csrc/core/errname.c.
  *
- * The input: a flags byte (bit 0 passive, bit 1 no host), two bytes of
- * port, four of an error number, then the host (up to its first NUL).
+ * The input: a flags byte (bit 0 passive, bit 1 no host, bit 2 an
+ * address instead of a host, bit 3 that address is IPv6), two bytes of
+ * port, four of an error number, then the host (up to its first NUL) or
+ * the address's 4 or 16 bytes.
  * The resolver is this file's getaddrinfo, which replaces libc's: it
  * touches no network and knows a few names ("localhost", "host-v4",
  * "host-v6", "eai-N" for the N-th EAI_* error). Checked:
@@ -15,7 +17,8 @@
  * - a failure is a negative EAI_* code with a message and an "EAI_" name;
  * - round trip: corio_addr_format gives a NUL-terminated numeric host and
  *   the port, and resolving that again gives the same address bytes
- *   without the resolver;
+ *   without the resolver; for every result above, and for any IPv4 or
+ *   IPv6 address made of input bytes;
  * - corio_errname: an "E[A-Z0-9]*" name for any number, the same for -e
  *   and e; corio_addr_errname: an "EAI_" name for any number. At start-up
  *   (not fuzzed: the domains are small) the names of 0..4096 are unique,
@@ -198,6 +201,30 @@ static void check_address(fz_in *in, int flags, int port)
     check_round_trip(&sa, len, port, passive);
 }
 
+/* Any address from the input's bytes: format it, parse it back. */
+static void check_format(fz_in *in, int flags, int port)
+{
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    size_t n, want = flags & 8 ? 16 : 4;
+    const uint8_t *p = fz_bytes(in, want, &n);
+    socklen_t len;
+    if (flags & 8) {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        memcpy(&v6->sin6_addr, p, n);
+        len = sizeof *v6;
+    } else {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        memcpy(&v4->sin_addr, p, n);
+        len = sizeof *v4;
+    }
+    check_round_trip(&sa, len, port, flags & 1);
+}
+
 /* A name of the form E[A-Z0-9]*. */
 static int errno_like(const char *s)
 {
@@ -253,6 +280,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t e = (uint32_t)fz_u16(&in) << 16;
     e |= fz_u16(&in);
     check_errname((int)e);
-    check_address(&in, flags, port);
+    if (flags & 4)
+        check_format(&in, flags, port);
+    else
+        check_address(&in, flags, port);
     return 0;
 }

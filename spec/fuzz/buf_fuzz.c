@@ -3,11 +3,12 @@
  * The input is a little program. Its first byte picks the allocator: libc
  * through a NULL corio_alloc, libc with the kept spare buffer, or a
  * counting allocator (with the spare) that fails when the program says
- * so. Each following op byte appends bytes (taken from the input, or a
- * long run that makes the buffer grow), consumes, finds a byte, frees,
- * flushes the spare, arms allocation failures, or appends an impossible
- * size. After every op the buffer is checked against a model, a plain
- * byte array:
+ * so. Two buffers share it, as a loop's streams share its spare. Each
+ * following op byte picks a buffer and appends bytes (taken from the
+ * input, or a long run that makes the buffer grow), consumes, finds a
+ * byte, frees, flushes the spare, arms allocation failures, or appends an
+ * impossible size. After every op each buffer is checked against its
+ * model, a plain byte array:
  * - the unread bytes and their count are the model's;
  * - an empty buffer holds no memory (data NULL, cap 0), a non-empty one
  *   fits its storage (off + len <= cap);
@@ -15,9 +16,10 @@
  * - find returns what memchr finds in the model, and adds to
  *   corio__buf_scanned exactly the bytes up to the hit (or to the end);
  * - the counting allocator sees the lua_Alloc contract kept (osize is the
- *   block's size), never more than two live blocks (the buffer's and the
- *   spare), and none once the buffer is freed and the spare flushed: no
- *   leak. LeakSanitizer watches the libc modes.
+ *   block's size); its live blocks are exactly the buffers' storage and
+ *   the spare, with their sizes (cap, spare_cap), and none are left once
+ *   the buffers are freed and the spare flushed: no leak. LeakSanitizer
+ *   watches the libc modes.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,7 +29,7 @@
 
 #define MODEL_MAX (64 * 1024)      /* the model's bound on unread bytes */
 #define ALLOC_LIMIT (1024 * 1024)  /* the counting allocator refuses more */
-#define BLOCKS 4
+#define BLOCKS 4            /* two buffers and the spare, and one more */
 
 /* ---- the counting allocator ---- */
 
@@ -81,27 +83,41 @@ static void *count_alloc(void *ud, void *p, size_t osize, size_t nsize)
 
 /* ---- the model ---- */
 
-static uint8_t model[MODEL_MAX];
-static size_t mlen;
+/* Two buffers share the allocator, as a loop's streams share its spare. */
+typedef struct fbuf {
+    corio_buf b;
+    uint8_t model[MODEL_MAX];
+    size_t mlen;
+} fbuf;
 
-static void check_buf(const corio_buf *b, const corio_alloc *a, int counting)
+static fbuf bufs[2];
+
+static void check_buf(const fbuf *f)
 {
-    CHECK(b->len == mlen, "len %zu, model %zu", b->len, mlen);
+    const corio_buf *b = &f->b;
+    CHECK(b->len == f->mlen, "len %zu, model %zu", b->len, f->mlen);
     if (b->len == 0) {
         CHECK(!b->data && b->cap == 0, "empty buffer holds %zu bytes", b->cap);
-    } else {
-        CHECK(b->data && b->off + b->len <= b->cap, "off %zu + len %zu > cap %zu",
-              b->off, b->len, b->cap);
-        CHECK(!memcmp(corio_buf_peek(b), model, mlen), "contents differ from the model");
-    }
-    if (!counting)
         return;
-    int want = (b->data != NULL) + (a->spare != NULL);
-    CHECK(ca.nlive == want, "%d live blocks, %d expected", ca.nlive, want);
-    if (b->data) {
+    }
+    CHECK(b->data && b->off + b->len <= b->cap, "off %zu + len %zu > cap %zu",
+          b->off, b->len, b->cap);
+    CHECK(!memcmp(corio_buf_peek(b), f->model, f->mlen), "contents differ from the model");
+}
+
+/* The counting allocator's live blocks are the buffers' and the spare. */
+static void check_blocks(const corio_alloc *a)
+{
+    int want = (a->spare != NULL);
+    for (int i = 0; i < 2; i++) {
+        const corio_buf *b = &bufs[i].b;
+        if (!b->data)
+            continue;
+        want++;
         block *bl = find_block(b->data);
         CHECK(bl && bl->size == b->cap, "cap %zu, block %zu", b->cap, bl ? bl->size : 0);
     }
+    CHECK(ca.nlive == want, "%d live blocks, %d expected", ca.nlive, want);
     if (a->spare) {
         block *bl = find_block(a->spare);
         CHECK(bl && bl->size == a->spare_cap, "spare_cap %zu, block %zu", a->spare_cap,
@@ -110,50 +126,64 @@ static void check_buf(const corio_buf *b, const corio_alloc *a, int counting)
 }
 
 /* Append n bytes at p, in the buffer and (if it worked) in the model. */
-static void append(corio_buf *b, corio_alloc *a, const void *p, size_t n)
+static void append(fbuf *f, corio_alloc *a, const void *p, size_t n)
 {
-    if (mlen + n > MODEL_MAX)
+    if (f->mlen + n > MODEL_MAX)
         return;
-    int rc = corio_buf_append(b, p, n, a);
+    int rc = corio_buf_append(&f->b, p, n, a);
     CHECK(rc == 0 || rc == -ENOMEM, "append returned %d", rc);
     CHECK(rc == 0 || n > 0, "an empty append failed");
     if (rc == 0) {
-        memcpy(model + mlen, p, n);
-        mlen += n;
+        memcpy(f->model + f->mlen, p, n);
+        f->mlen += n;
     }
 }
 
-static void consume(corio_buf *b, corio_alloc *a, size_t n)
+static void consume(fbuf *f, corio_alloc *a, size_t n)
 {
-    corio_buf_consume(b, n, a);
-    size_t k = n < mlen ? n : mlen;
-    memmove(model, model + k, mlen - k);
-    mlen -= k;
+    corio_buf_consume(&f->b, n, a);
+    size_t k = n < f->mlen ? n : f->mlen;
+    memmove(f->model, f->model + k, f->mlen - k);
+    f->mlen -= k;
 }
 
-static void find(corio_buf *b, size_t from, char c)
+static void find(fbuf *f, size_t from, char c)
 {
-    size_t before = corio__buf_scanned;
-    long got = corio_buf_find(b, from, c);
-    const uint8_t *hit = from < mlen ? memchr(model + from, (uint8_t)c, mlen - from) : NULL;
-    long want = hit ? (long)(hit - model) : -1;
-    size_t scanned = from >= mlen ? 0 : hit ? (size_t)want + 1 - from : mlen - from;
+    size_t before = corio__buf_scanned, len = f->mlen;
+    long got = corio_buf_find(&f->b, from, c);
+    const uint8_t *hit = from < len ? memchr(f->model + from, (uint8_t)c, len - from) : NULL;
+    long want = hit ? (long)(hit - f->model) : -1;
+    size_t scanned = from >= len ? 0 : hit ? (size_t)want + 1 - from : len - from;
     CHECK(got == want, "find(%zu, %d) = %ld, model %ld", from, c, got, want);
     CHECK(corio__buf_scanned - before == scanned, "find scanned %zu bytes, model %zu",
           corio__buf_scanned - before, scanned);
 }
 
+/* Lengths near SIZE_MAX must fail, not wrap (only with nothing consumed:
+ * with off > 0, off + len + n can wrap in reserve, and the append then
+ * "succeeds" and copies out of bounds; reported). */
+static void append_huge(fbuf *f, corio_alloc *a, size_t less)
+{
+    static const char byte;
+    if (f->b.off)
+        return;
+    int rc = corio_buf_append(&f->b, &byte, SIZE_MAX - less, a);
+    CHECK(rc == -ENOMEM, "a huge append returned %d", rc);
+}
+
 enum { OP_APPEND, OP_RUN, OP_CONSUME, OP_FIND, OP_FREE, OP_FLUSH, OP_FAIL, OP_HUGE, OPS };
 
-/* One op of the program. */
-static void step(fz_in *in, corio_buf *b, corio_alloc *a, int counting)
+/* One op of the program, on the buffer its byte picks. */
+static void step(fz_in *in, corio_alloc *a, int counting)
 {
     static uint8_t run[8192];
+    uint8_t op = fz_u8(in);
+    fbuf *f = &bufs[op / OPS % 2];
     size_t n;
-    switch (fz_u8(in) % OPS) {
+    switch (op % OPS) {
     case OP_APPEND: {
         const uint8_t *p = fz_bytes(in, fz_u8(in) % 65, &n);
-        append(b, a, p, n);
+        append(f, a, p, n);
         break;
     }
     case OP_RUN: {   /* a long append: growth past the spare, compaction */
@@ -161,20 +191,20 @@ static void step(fz_in *in, corio_buf *b, corio_alloc *a, int counting)
         uint8_t x = fz_u8(in);
         for (size_t i = 0; i < n; i++)
             run[i] = (uint8_t)(x + i * 7);
-        append(b, a, run, n);
+        append(f, a, run, n);
         break;
     }
     case OP_CONSUME:   /* sometimes more than is there */
-        consume(b, a, fz_u16(in) % (mlen + 3));
+        consume(f, a, fz_u16(in) % (f->mlen + 3));
         break;
     case OP_FIND: {
-        size_t from = fz_u16(in) % (mlen + 3);
-        find(b, from, (char)fz_u8(in));
+        size_t from = fz_u16(in) % (f->mlen + 3);
+        find(f, from, (char)fz_u8(in));
         break;
     }
     case OP_FREE:
-        corio_buf_free(b, a);
-        mlen = 0;
+        corio_buf_free(&f->b, a);
+        f->mlen = 0;
         break;
     case OP_FLUSH:
         corio_alloc_flush(a);
@@ -183,18 +213,15 @@ static void step(fz_in *in, corio_buf *b, corio_alloc *a, int counting)
         if (counting)
             ca.fail = fz_u8(in) % 4;
         break;
-    case OP_HUGE:   /* lengths near SIZE_MAX must fail, not wrap */
-        /* (only with nothing consumed: with off > 0, off + len + n can
-         * wrap in reserve and the append "succeeds"; reported) */
-        if (counting && b->off == 0) {
-            size_t before = mlen;
-            int rc = corio_buf_append(b, run, SIZE_MAX - fz_u8(in), a);
-            CHECK(rc == -ENOMEM, "a huge append returned %d", rc);
-            CHECK(mlen == before, "a huge append changed the model");
-        }
+    case OP_HUGE:
+        if (counting)
+            append_huge(f, a, fz_u8(in));
         break;
     }
-    check_buf(b, a, counting);
+    check_buf(&bufs[0]);
+    check_buf(&bufs[1]);
+    if (counting)
+        check_blocks(a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -203,14 +230,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int mode = fz_u8(&in) % 3;   /* 0 libc, 1 libc + spare, 2 counting + spare */
     corio_alloc al = {mode == 2 ? count_alloc : NULL, NULL, NULL, 0};
     corio_alloc *a = mode ? &al : NULL;
-    corio_buf b = {0};
-    mlen = 0;
     ca.nlive = ca.fail = 0;
+    for (int i = 0; i < 2; i++) {
+        bufs[i].b = (corio_buf){0};
+        bufs[i].mlen = 0;
+    }
     while (fz_more(&in))
-        step(&in, &b, a, mode == 2);
-    corio_buf_free(&b, a);
+        step(&in, a, mode == 2);
+    for (int i = 0; i < 2; i++) {
+        corio_buf *b = &bufs[i].b;
+        corio_buf_free(b, a);
+        CHECK(!b->data && !b->len && !b->cap && !b->off, "a freed buffer is not empty");
+    }
     corio_alloc_flush(a);
-    CHECK(!b.data && !b.len && !b.cap && !b.off, "a freed buffer is not empty");
     CHECK(!al.spare, "the spare survived its flush");
     CHECK(ca.nlive == 0, "%d blocks leaked", ca.nlive);
     return 0;
