@@ -33,7 +33,9 @@ for bin in "$out"/*_fuzz; do
     passed=$((passed + 1))
   else
     input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-    grep -E -A12 'CHECK FAILED|ERROR: |runtime error' "$log" | grep -v '^    #[1-9][0-9]' | head -30
+    # what broke, and the stack frames in corio's and the target's code
+    grep -E 'CHECK FAILED|ERROR: |runtime error|^SUMMARY|^    #[0-9]+ .*(csrc|spec/fuzz)/' "$log" |
+      head -20
     echo "cfuzz $name: FAILED (exit $rc, seed $seed), input ${input:-not saved}, log $log"
     [ -n "$input" ] && echo "  reproduce: $bin $input"
     failed=$((failed + 1))
