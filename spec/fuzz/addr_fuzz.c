@@ -236,7 +236,8 @@ static int errno_like(const char *s)
     return 1;
 }
 
-/* INT_MIN is left out: corio_errname negates it (undefined; reported). */
+/* INT_MIN is left out until corio_errname stops negating it (signed
+ * overflow, found here and reported). */
 static void check_errname(int e)
 {
     if (e == INT_MIN)

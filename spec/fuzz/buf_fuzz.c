@@ -159,9 +159,10 @@ static void find(fbuf *f, size_t from, char c)
           corio__buf_scanned - before, scanned);
 }
 
-/* Lengths near SIZE_MAX must fail, not wrap (only with nothing consumed:
- * with off > 0, off + len + n can wrap in reserve, and the append then
- * "succeeds" and copies out of bounds; reported). */
+/* Lengths near SIZE_MAX must fail, not wrap. Only with nothing consumed
+ * until reserve's overflow check counts off too: with off > 0, off + len
+ * + n wraps, the append "succeeds" and copies out of bounds (found here,
+ * reported; drop the off test with the fix). */
 static void append_huge(fbuf *f, corio_alloc *a, size_t less)
 {
     static const char byte;
