@@ -1,4 +1,4 @@
-# corio: make (build), make test, make demo, make deps, make bench
+# corio: make (build), make test, make demo, make deps, make bench, make cfuzz
 LUA      ?= lua5.4
 LUA_INC  ?= /usr/include/lua5.4
 BUSTED   ?= busted --lua=$(LUA)
@@ -16,7 +16,7 @@ CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults
+.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults cfuzz
 
 all: layers $(MODULE)
 
@@ -43,9 +43,10 @@ layers:
 	@! grep -n 'lua\.h\|lauxlib\.h\|lualib\.h' csrc/core/* || \
 	  { echo "csrc/core must not include Lua headers"; exit 1; }
 
-# Install the Debian packages that are missing (needs root or sudo).
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Install the Debian packages of the list $(1) that are missing (needs
+# root or sudo): make deps, and targets with packages of their own.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -53,6 +54,10 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PKGS))
 
 spec/c/bin/%: spec/c/%.c spec/c/check.h $(CORE_SRC) $(HEADERS)
 	@mkdir -p spec/c/bin
@@ -95,6 +100,28 @@ valgrind: deps all
 	    else f=$$((f+1)); echo "valgrind failed ($$be): $$cmd"; cat spec/c/bin/vg.log; fi; \
 	  done; \
 	done; echo "valgrind: $$p passed, $$f failed"; echo "$$p passed, $$f failed"; [ $$f = 0 ]
+
+# libFuzzer targets of the core (spec/fuzz/*_fuzz.c, each says what it
+# checks), built with clang under ASan and UBSan, each run for CFUZZ_S
+# seconds from its seeds in spec/fuzz/corpus/ (spec/fuzz/run.sh; CFUZZ_SEED
+# fixes the seed). CFUZZ_SRC_<target>: the core files it drives.
+CFUZZ_PKGS   = clang libfuzzer-14-dev libclang-rt-14-dev
+CFUZZ_CC    ?= clang
+CFUZZ_FLAGS  = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined $(WARN) -Icsrc/core
+CFUZZ_BIN   := $(patsubst spec/fuzz/%.c,spec/c/bin/fuzz/%,$(wildcard spec/fuzz/*_fuzz.c))
+CFUZZ_SRC_buf  = buf.c
+CFUZZ_SRC_line = buf.c
+CFUZZ_SRC_addr = addr.c errname.c
+
+spec/c/bin/fuzz/%_fuzz: spec/fuzz/%_fuzz.c spec/fuzz/fuzz.h $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CFUZZ_CC) $(CFUZZ_FLAGS) -o $@ $< $(addprefix csrc/core/,$(CFUZZ_SRC_$*))
+
+cfuzz:
+	$(call apt_install,$(CFUZZ_PKGS))
+	@$(MAKE) --no-print-directory $(CFUZZ_BIN)
+	@bash spec/fuzz/run.sh
 
 clean:
 	rm -rf $(MODULE) spec/c/bin

@@ -253,20 +253,6 @@ static int l_stream_read_exact(lua_State *L)
     return start_read(L, "stream:read_exact", (lua_KContext)n, read_exact_k);
 }
 
-/* Length of the first len buffered bytes without a trailing "\r". */
-static size_t line_len(corio_stream *s, size_t len)
-{
-    return len && corio_stream_data(s)[len - 1] == '\r' ? len - 1 : len;
-}
-
-/* Push the line of len bytes (its "\n" at len) without "\r\n". */
-static int take_line(lua_State *L, corio_stream *s, size_t len)
-{
-    lua_pushlstring(L, corio_stream_data(s), line_len(s, len));
-    corio_stream_consume(s, len + 1);
-    return 1;
-}
-
 static int line_too_long(lua_State *L)
 {
     lua_pushnil(L);
@@ -275,28 +261,28 @@ static int line_too_long(lua_State *L)
     return 3;
 }
 
-/* ctx: bytes already searched for "\n". */
+/* ctx: bytes already searched for "\n" (corio_buf_line). */
 static int readline_k(lua_State *L, int status, lua_KContext ctx)
 {
     corio_stream *s = reading(L, status);
     if (!s)
         return closed_fail(L);
-    size_t max = (size_t)lua_tointeger(L, 2);
-    /* resume the search where the last one stopped, also after a wake that
-     * brought no new byte (a backpressure stop and re-arm) */
-    size_t have = corio_stream_buffered(s);
-    size_t from = (size_t)ctx <= have ? (size_t)ctx : 0;
-    long i = corio_stream_find(s, from, '\n');
-    if (i >= 0)
-        return line_len(s, (size_t)i) > max ? line_too_long(L) : take_line(L, s, (size_t)i);
-    if (line_len(s, have) > max)
+    size_t max = (size_t)lua_tointeger(L, 2), from = (size_t)ctx, used;
+    /* a clean end makes the unterminated rest the last line */
+    long n = corio_stream_line(s, &from, max, ended(s) && !corio_stream_read_error(s), &used);
+    if (n == -EMSGSIZE)
         return line_too_long(L);
-    if (ended(s) && have && !corio_stream_read_error(s))
-        return line_len(s, have) > max ? line_too_long(L) : take(L, s, have);
+    if (n >= 0) {
+        lua_pushlstring(L, corio_stream_data(s), (size_t)n);
+        corio_stream_consume(s, used);
+        return 1;
+    }
     if (ended(s))
         return at_end(L, s);
+    /* the search resumes where this one stopped, also after a wake that
+     * brought no new byte (a backpressure stop and re-arm) */
     return wait_data(L, lua_touserdata(L, 1), "stream:readline",
-                     (lua_KContext)have, readline_k);
+                     (lua_KContext)from, readline_k);
 }
 
 /* stream:readline([max]): next line without its ending; nil at end of

@@ -41,7 +41,7 @@ static size_t grown_cap(size_t cap, size_t need)
 /* Make room for n more bytes after the unread ones; 0 or -ENOMEM. */
 static int reserve(corio_buf *b, size_t n, corio_alloc *a)
 {
-    if (n > SIZE_MAX - b->len)
+    if (n > SIZE_MAX - b->off - b->len)   /* (off + len <= cap: no wrap) */
         return -ENOMEM;
     size_t need = b->len + n;
     if (b->off + need <= b->cap)
@@ -97,6 +97,31 @@ long corio_buf_find(const corio_buf *b, size_t from, char c)
     const char *hit = memchr(base + from, c, b->len - from);
     corio__buf_scanned += hit ? (size_t)(hit - base) + 1 - from : b->len - from;
     return hit ? (long)(hit - base) : -1;
+}
+
+/* Length of the first n unread bytes without a trailing "\r". */
+static size_t line_len(const corio_buf *b, size_t n)
+{
+    return n && corio_buf_peek(b)[n - 1] == '\r' ? n - 1 : n;
+}
+
+long corio_buf_line(const corio_buf *b, size_t *from, size_t max, int ended, size_t *used)
+{
+    if (*from > b->len)   /* bytes were taken by other means meanwhile */
+        *from = 0;
+    long i = corio_buf_find(b, *from, '\n');
+    size_t end = i >= 0 ? (size_t)i : b->len;
+    if (line_len(b, end) > max)
+        return -EMSGSIZE;
+    if (i >= 0) {
+        *used = end + 1;
+        return (long)line_len(b, end);
+    }
+    *from = b->len;
+    if (!ended || b->len == 0)
+        return -EAGAIN;
+    *used = b->len;
+    return (long)b->len;
 }
 
 void corio_buf_free(corio_buf *b, corio_alloc *a)

@@ -28,6 +28,16 @@ extern size_t corio__buf_scanned;
 /* Index of the first c in the unread bytes at or after from, or -1. */
 long corio_buf_find(const corio_buf *b, size_t from, char c);
 
+/* Line framing (stream:readline): the next line of the unread bytes,
+ * ended by "\n" (a "\r" before it is not part of the line) or, once ended
+ * is set (no more bytes will come), by the end of the bytes, kept whole.
+ * *from holds how many bytes earlier calls searched for this line (0 for a
+ * new line) and is updated, so that each byte is searched once however the
+ * bytes arrive. The line's length, with *used set to the bytes it takes
+ * (its ending included); -EMSGSIZE once it is longer than max (not
+ * counting a "\r" at its end); -EAGAIN while its end has not come. */
+long corio_buf_line(const corio_buf *b, size_t *from, size_t max, int ended, size_t *used);
+
 void corio_buf_free(corio_buf *b, corio_alloc *a);
 
 #endif

@@ -52,9 +52,8 @@ const char *corio_addr_errname(int rc)
 
 const char *corio_errname(int err)
 {
-    if (err < 0)
-        err = -err;
-    if ((size_t)err < sizeof names / sizeof *names && names[err])
-        return names[err];
+    unsigned u = err < 0 ? 0u - (unsigned)err : (unsigned)err;   /* (INT_MIN too) */
+    if (u < sizeof names / sizeof *names && names[u])
+        return names[u];
     return "EUNKNOWN";
 }

@@ -115,6 +115,12 @@ static inline long corio_stream_find(const corio_stream *s, size_t from, char c)
 {
     return corio_buf_find(&s->rbuf, from, c);
 }
+/* The next line of the buffered bytes (corio_buf_line). */
+static inline long corio_stream_line(const corio_stream *s, size_t *from, size_t max,
+                                     int ended, size_t *used)
+{
+    return corio_buf_line(&s->rbuf, from, max, ended, used);
+}
 static inline int corio_stream_read_error(const corio_stream *s) { return s->rerr; }
 /* No more bytes will come: the peer finished, or reading failed. */
 static inline int corio_stream_ended(const corio_stream *s)
