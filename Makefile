@@ -150,7 +150,9 @@ faults: deps $(FAULTS_SO)
 	for be in io_uring epoll; do \
 	  echo "== faults on $$be: CORIO_FAULTS=seed=$$seed,$(FAULTS_RATES) FAULTS_S=$(FAULTS_S)"; \
 	  if CORIO_BACKEND=$$be CORIO_FAULTS="seed=$$seed,$(FAULTS_RATES)" FAULTS_S=$(FAULTS_S) \
-	     $(FAULTS_ENV) $(LUA) spec/faults/echo.lua; then p=$$((p+1)); else f=$$((f+1)); fi; \
+	     $(FAULTS_ENV) timeout -s KILL $$(( $(FAULTS_S) + 120 )) $(LUA) spec/faults/echo.lua; \
+	  then p=$$((p+1)); else f=$$((f+1)); echo "faults FAILED on $$be (seed $$seed)"; fi; \
 	  echo "== sweep on $$be"; \
-	  if CORIO_BACKEND=$$be $(FAULTS_ENV) $(LUA) spec/faults/sweep.lua; then p=$$((p+1)); else f=$$((f+1)); fi; \
+	  if CORIO_BACKEND=$$be $(FAULTS_ENV) timeout -s KILL 600 $(LUA) spec/faults/sweep.lua 2>spec/c/bin/sweep.log; \
+	  then p=$$((p+1)); else f=$$((f+1)); tail -40 spec/c/bin/sweep.log; fi; \
 	done; echo "faults: $$p passed, $$f failed"; echo "$$p passed, $$f failed"; [ $$f = 0 ]

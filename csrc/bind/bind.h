@@ -53,7 +53,8 @@ enum l_status {
 };
 
 /* The binding's own flags of a task (corio_task.uflags). */
-enum { TF_SUPERVISED = 1, TF_MAIN = 2, TF_AUX = 4 /* a record in the aux table */ };
+enum { TF_SUPERVISED = 1, TF_MAIN = 2, TF_AUX = 4 /* a record in the aux table */,
+       TF_NOFAULTS = 8 /* fault builds: no fault is injected while it runs */ };
 
 struct l_task {
     corio_task t;             /* the core task (first: its address is the task's) */

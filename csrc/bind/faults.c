@@ -1,7 +1,8 @@
 /* faults.c: the Lua side of fault injection (core/faults.h), present only
  * in `make faults` builds: corio.faults_arm(spec), corio.faults_disarm(),
- * corio.faults_stats(). At load the module arms $CORIO_FAULTS, once the
- * runtime is built (so a fault run starts with a working loop). */
+ * corio.faults_stats(). At load the module checks $CORIO_FAULTS and holds
+ * it: injection starts with the first corio.run, so any script can run
+ * under faults once it has loaded. */
 #include <string.h>
 #include <stdlib.h>
 #include "bind.h"
@@ -53,11 +54,25 @@ static int l_faults_stats(lua_State *L)
 static void faults_open(lua_State *L)
 {
     const char *spec = getenv("CORIO_FAULTS");
-    if (spec && *spec && !corio_faults_armed())
+    if (spec && *spec && !corio_faults_armed()) {
         arm(L, spec);
+        corio_faults_hold();
+    }
+}
+
+/* corio.faults_quiet([task]): no fault while task (default: the current
+ * one) runs, for a harness's own bookkeeping. */
+static int l_faults_quiet(lua_State *L)
+{
+    l_task *t = lua_isnoneornil(L, 1) ? l_task_current(L, "corio.faults_quiet")
+                                      : l_checkclass(L, 1, CL_TASK);
+    t->t.uflags |= TF_NOFAULTS;
+    corio_faults_quiet(t == l_rt(L)->current);
+    return 0;
 }
 
 static const luaL_Reg faults_funcs[] = {
+    {"faults_quiet", l_faults_quiet},
     {"faults_arm", l_faults_arm},
     {"faults_disarm", l_faults_disarm},
     {"faults_stats", l_faults_stats},

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bind.h"
+#include "../core/faults.h"
 
 #define RUNTIME_MT "corio.Runtime"
 #define CANCELLED_MT "corio.Cancelled"
@@ -435,6 +436,7 @@ static int l_run(lua_State *L)
     int idx = lua_gettop(L);
     enter_loop(L, rt, "corio.run");
     t->t.uflags |= TF_MAIN;
+    corio_faults_start();   /* fault builds: $CORIO_FAULTS from here on */
     int rc = drive_protected(L, rt, t);
     corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);

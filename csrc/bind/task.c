@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "bind.h"
+#include "../core/faults.h"
 
 
 static const char *const status_names[] = {
@@ -167,8 +168,8 @@ static void run_exit_hooks(lua_State *L, l_task *t)
         lua_rawgeti(L, -1, i);
         lua_pushvalue(L, -3);
         int st = lua_pcall(L, 1, 0, 0);
-        if (st == LUA_ERRMEM) {   /* once more after a full collection (hooks
-                                     allow a second call: group.lua) */
+        if (st != LUA_OK) {   /* once more after a full collection, for a lack of
+                                 memory (hooks allow a second call: group.lua) */
             lua_pop(L, 1);
             lua_gc(L, LUA_GCCOLLECT);
             lua_rawgeti(L, -1, i);
@@ -299,7 +300,9 @@ void l_task_run(corio_loop *l, corio_task *q, void *ud)
     t->t.status = ST_READY;
     rt->loop.budget = CORIO_BUDGET;
     rt->current = t;
+    corio_faults_quiet(t->t.uflags & TF_NOFAULTS);
     int nres, st = lua_resume(t->co, rt->from, t->nargs, &nres);
+    corio_faults_quiet(0);
     rt->current = NULL;
     t->nargs = 0;
     if (st != LUA_YIELD) {

@@ -32,6 +32,8 @@ static struct {
     uint64_t failat;                       /* fail only this one (1-based); 0: rates */
     size_t retry;                          /* size of the Lua allocation just failed, 0 */
 } F;
+static int held;                           /* armed, waiting for corio_faults_start */
+static int quiet;                          /* corio_faults_quiet */
 
 static uint64_t next64(void)
 {
@@ -51,9 +53,11 @@ const char *corio_fault_name(enum corio_fault_kind k)
     return k < CORIO_FAULT_NKINDS ? names[k] : "?";
 }
 
+void corio_faults_quiet(int on) { quiet = on; }
+
 int corio_fault(enum corio_fault_kind k)
 {
-    if (!F.armed)
+    if (!F.armed || quiet)
         return 0;
     int hit;
     if (k == CORIO_FAULT_ENOMEM) {
@@ -73,13 +77,15 @@ int corio_fault(enum corio_fault_kind k)
 
 int corio_fault_lua_alloc(size_t nsize)
 {
+    if (quiet)
+        return 0;
     if (F.armed && F.retry && F.retry == nsize) {   /* Lua's retry after its emergency GC */
         F.retry = 0;
         return 1;
     }
     F.retry = 0;
     int hit = corio_fault(CORIO_FAULT_ENOMEM);
-    if (hit)
+    if (hit && F.failat)   /* (random rates: the retry is left to chance) */
         F.retry = nsize;
     return hit;
 }
@@ -127,6 +133,7 @@ static int parse_item(char *item, char *why, size_t len)
 int corio_faults_arm(const char *spec, char *why, size_t whylen)
 {
     char buf[512];
+    held = 0;
     memset(&F, 0, sizeof F);
     if (!spec || !*spec)
         return 0;
@@ -149,7 +156,14 @@ void corio_fault_break(int fd)
     shutdown(fd, SHUT_RDWR);
 }
 
-void corio_faults_disarm(void) { F.armed = 0; }
+void corio_faults_disarm(void) { F.armed = 0, held = 0; }
+void corio_faults_hold(void) { held = F.armed, F.armed = 0; }
+
+void corio_faults_start(void)
+{
+    if (held)
+        F.armed = 1, held = 0;
+}
 void corio_faults_rearm(void) { F.armed = 1; }
 int corio_faults_armed(void) { return F.armed; }
 uint64_t corio_faults_hits(enum corio_fault_kind k) { return k < CORIO_FAULT_NKINDS ? F.hits[k] : 0; }

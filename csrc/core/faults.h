@@ -43,14 +43,21 @@ int corio_faults_arm(const char *spec, char *why, size_t whylen);
  * same generator and counters. */
 void corio_faults_disarm(void);
 void corio_faults_rearm(void);
+/* Armed but held until corio_faults_start (the first corio.run), so that
+ * loading the module and its Lua parts is not what fails; arm and disarm
+ * drop a held start. */
+void corio_faults_hold(void);
 int corio_faults_armed(void);
 /* 1 when a fault of kind k is to be injected now. */
 int corio_fault(enum corio_fault_kind k);
-/* For the Lua state's allocator: like corio_fault(CORIO_FAULT_ENOMEM),
- * but the call right after a failure of the same size fails too. Lua
- * answers a failed allocation with an emergency collection and one retry,
- * which a real shortage would fail as well; passing it would make most
- * injected failures invisible. */
+/* For the Lua state's allocator: like corio_fault(CORIO_FAULT_ENOMEM).
+ * Lua answers a failed allocation with an emergency collection and one
+ * retry. Under "failat" the retry fails too, so the sweep's one failure
+ * is a real one everywhere; under random rates the retry is left to
+ * chance, so most failures exercise the emergency collection and a few
+ * (rate squared) reach the code as errors: at rates where every
+ * allocation-heavy statement of a workload could fail, no workload could
+ * tell corio's faults from its own. */
 int corio_fault_lua_alloc(size_t nsize);
 /* A random number in [0, n) (n > 0), from the seeded generator. */
 uint32_t corio_fault_below(uint32_t n);
@@ -63,8 +70,13 @@ const char *corio_fault_name(enum corio_fault_kind k);
  * later write fails, here and at the peer (which sees the end of the
  * stream). */
 void corio_fault_break(int fd);
+void corio_faults_start(void);
+/* While on, no fault is injected (a harness task that must not fail). */
+void corio_faults_quiet(int on);
 #else
+static inline void corio_faults_quiet(int on) { (void)on; }
 static inline void corio_fault_break(int fd) { (void)fd; }
+static inline void corio_faults_start(void) {}
 static inline int corio_fault(enum corio_fault_kind k) { (void)k; return 0; }
 static inline int corio_fault_lua_alloc(size_t nsize) { (void)nsize; return 0; }
 static inline uint32_t corio_fault_below(uint32_t n) { (void)n; return 0; }

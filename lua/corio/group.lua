@@ -48,14 +48,23 @@ function Group:spawn(fn, ...)
   if type(fn) ~= "function" then
     error("group:spawn: bad argument #1 (function expected, got " .. type(fn) .. ")", 2)
   end
+  -- Everything that may fail for lack of memory happens before the child
+  -- counts, and a child that cannot be counted is cancelled: the group
+  -- never waits for a child it does not know, nor misses one it does.
+  local hook = function(task) child_exit(self, task) end
+  local slot = self.dtail + self.nrunning + 1   -- the highest child_exit may fill
+  if self.done[slot] == nil then self.done[slot] = false end
   local t = spawn(fn, ...)
   supervise(t, true)
-  self.running[t] = true
+  local ok, err = pcall(function()
+    on_exit(t, hook)
+    self.running[t] = true
+  end)
+  if not ok then
+    t:cancel()
+    error(err, 0)
+  end
   self.nrunning = self.nrunning + 1
-  -- the highest slot child_exit may fill is dtail + nrunning: make it now
-  local slot = self.dtail + self.nrunning
-  if self.done[slot] == nil then self.done[slot] = false end
-  on_exit(t, function(task) child_exit(self, task) end)
   return t
 end
 
@@ -85,11 +94,11 @@ function Group:next()
 end
 
 -- g:cancel(): cancel every running child; returns how many.
+-- (Allocates nothing, so it works when memory has run out: a cancelled
+-- child leaves running only later, from its exit hook.)
 function Group:cancel()
-  local list = {}
-  for t in pairs(self.running) do list[#list + 1] = t end
   local n = 0
-  for _, t in ipairs(list) do
+  for t in pairs(self.running) do
     if t:cancel() then n = n + 1 end
   end
   return n

@@ -94,6 +94,8 @@ local function acceptor(l)
       if code ~= "EBADF" then count_error(code or err) end
       if code == "EBADF" then return end
       corio.sleep(0.001)
+    elseif corio.is_cancelled(s) then
+      error(s, 0)
     elseif not expected(s) then
       unexpected("accept", s); return
     end
@@ -148,6 +150,7 @@ local function client(port, stop, id)
       if conn then pcall(conn.close, conn) end
       conn = nil
       if ok then counts.stuck = counts.stuck + 1
+      elseif corio.is_cancelled(r) then error(r, 0)
       elseif not expected(r) then unexpected("client", r) end
     end
   end
@@ -170,6 +173,7 @@ local function churn(stop)
       g:spawn(function() local p <close> = sem:acquire(); corio.sleep(0) end)
       g:wait()
     end)
+    if not ok and corio.is_cancelled(err) then error(err, 0) end
     if not ok and not expected(err) then unexpected("churn", err) end
   end
   phase.churn = nil
@@ -178,6 +182,7 @@ end
 local function round(seconds, spec)
   local stop = { now = false }
   corio.run(function()
+    corio.faults_quiet()   -- the harness's own task: faults hit the workload only
     local l = assert(corio.tcp.listen("127.0.0.1", 0))
     local _, port = l:addr()
     if spec ~= "" then corio.faults_arm(spec) end
