@@ -16,7 +16,7 @@ CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean
+.PHONY: all module deps test spec ctest demo bench asan valgrind fuzz layers install clean
 
 all: layers $(MODULE)
 
@@ -81,6 +81,22 @@ asan: deps
 	@$(MAKE) --no-print-directory all ctest OPT='-O1 -g -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
 	@CORIO_ASAN=1 bash spec/run.sh; rc=$$?; $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
+
+# The API fuzzer (spec/fuzz/api_fuzz.lua), FUZZ_S seconds per backend, on a
+# module built with ASan + UBSan apart from lua/corio/core.so. FUZZ_SEED
+# (default: the time, printed) and FUZZ_ROUND replay a failure.
+FUZZ_S     ?= 60
+ASAN_MODULE = spec/c/bin/asan/corio/core.so
+$(ASAN_MODULE): OPT = -O1 -g -fno-omit-frame-pointer
+$(ASAN_MODULE): SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+$(ASAN_MODULE): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(LUA_INC) -I$(LIBURING_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
+	  $(LDFLAGS) -L$(LIBURING_LIB) $(LDLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory layers $(ASAN_MODULE)
+	@FUZZ_S=$(FUZZ_S) bash spec/fuzz/run.sh
 
 # A C host and a Lua script that tear the runtime down with I/O in flight,
 # under valgrind (errors and leaks fail), on each backend.
