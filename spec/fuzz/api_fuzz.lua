@@ -18,7 +18,9 @@
 -- Run from the repository root (LUA_PATH/LUA_CPATH finding corio):
 --   lua5.4 spec/fuzz/api_fuzz.lua
 -- Environment: FUZZ_SEED (default: the time), FUZZ_S (seconds, default 10),
--- FUZZ_ROUND=r (run only round r; FUZZ_FROM=1 runs rounds 1..r), FUZZ_DUMP=1
+-- FUZZ_ROUND=r (run only round r, FUZZ_REPEAT times, default 10, stopping at
+-- a failure: a program is the same every time, its timing is not;
+-- FUZZ_FROM=1 runs rounds 1..r-1 first), FUZZ_DUMP=1
 -- (with FUZZ_ROUND: print the program, run nothing), FUZZ_OPS (most ops in
 -- the main program, default 60), FUZZ_STATE=file (the round being run is
 -- written there, so a crash can be traced to it), FUZZ_VERBOSE=1.
@@ -35,6 +37,7 @@ local FROM = os.getenv("FUZZ_FROM") == "1"
 local DUMP = os.getenv("FUZZ_DUMP") == "1"
 local MAX_OPS = math.tointeger(tonumber(os.getenv("FUZZ_OPS") or "")) or 60
 local STATE = os.getenv("FUZZ_STATE")
+local REPEAT = math.tointeger(tonumber(os.getenv("FUZZ_REPEAT") or "")) or 10
 local VERBOSE = os.getenv("FUZZ_VERBOSE") == "1"
 
 local MARKER = "fuzz: deliberate error"   -- what the `fail` op raises
@@ -327,6 +330,10 @@ local function show(...)
   return table.concat(t, ", ", 1, t.n)
 end
 
+local function hex(s)
+  return (s:gsub(".", function(ch) return ("%02x "):format(ch:byte()) end))
+end
+
 -- nil, message, CODE as documented: a string message and an E* code.
 local function check_fail(allowed, r1, msg, code)
   check(r1 == nil and type(msg) == "string" and type(code) == "string" and allowed[code],
@@ -453,7 +460,7 @@ local function feed(c, data)
         local j = 1
         while piece:byte(j) == want:byte(c.off + j) do j = j + 1 end
         fail("conn %d: frame %d differs at byte %d of %d: got %s, expected %s", c.id, c.cur.seq,
-             c.off + j, #want, show(piece:sub(j, j + 7)), show(want:sub(c.off + j, c.off + j + 7)))
+             c.off + j, #want, hex(piece:sub(j, j + 7)), hex(want:sub(c.off + j, c.off + j + 7)))
       end
       c.off, i = c.off + #piece, i + #piece
       COUNT.bytes = COUNT.bytes + #piece
@@ -1358,6 +1365,7 @@ local function main_task(round)
   local ok, e = pcall(corio.timeout, PROG_T, task_main, G.lanes[1], ctx)
   if not ok and e ~= MARKER then error(e, 0) end
   if G.mode == "raise" then error(MARKER, 0) end
+  ctx.at = nil
   settle()
   teardown()
   wd:cancel()
@@ -1469,8 +1477,9 @@ function report(kind)
     if i > 10 then out:write(("  ... and %d more\n"):format(#R.failures - 10)) break end
     out:write("  " .. (f.tb or f.msg):gsub("\n", "\n    ") .. "\n")
   end
-  out:write(("reproduce: make fuzz FUZZ_SEED=%d FUZZ_ROUND=%d (or: CORIO_BACKEND=%s FUZZ_SEED=%d FUZZ_ROUND=%d "
-             .. "lua5.4 spec/fuzz/api_fuzz.lua)\n"):format(SEED, R.round, BACKEND, SEED, R.round))
+  out:write(("reproduce: make fuzz FUZZ_SEED=%d FUZZ_ROUND=%d FUZZ_BACKENDS=%s (or: CORIO_BACKEND=%s FUZZ_SEED=%d "
+             .. "FUZZ_ROUND=%d lua5.4 spec/fuzz/api_fuzz.lua; FUZZ_FROM=1 runs the rounds before it too)\n")
+            :format(SEED, R.round, BACKEND, BACKEND, SEED, R.round))
   out:write("program:\n" .. show_round(G) .. "\n")
   out:flush()
 end
@@ -1495,9 +1504,15 @@ local t0 = os.clock()
 local wall0 = corio.now()
 local rounds, ops, first = 0, 0, ONLY and not FROM and ONLY or 1
 local mem_base
-for round = first, math.huge do
-  if ONLY and round > ONLY then break end
-  if not ONLY and corio.now() - wall0 >= SECONDS then break end
+-- the rounds to run: first.., until time is up; or round ONLY (after
+-- 1..ONLY-1 with FUZZ_FROM), REPEAT times (timing differs between runs)
+local function next_round(prev)
+  if not ONLY then return corio.now() - wall0 < SECONDS and prev + 1 or nil end
+  if prev < ONLY then return prev + 1 end
+  return rounds < REPEAT + ONLY - first and ONLY or nil
+end
+local round = next_round(first - 1)
+while round do
   if STATE then
     local f = io.open(STATE, "w")
     if f then f:write(("%d %d %s\n"):format(SEED, round, BACKEND)) f:close() end
@@ -1510,6 +1525,7 @@ for round = first, math.huge do
     os.exit(1)
   end
   if rounds == 20 then mem_base = corio.stats().memory_bytes end
+  round = next_round(round)
 end
 
 -- the Lua state's memory (Lua heap and corio's buffers) must not creep

@@ -40,7 +40,13 @@ for be in ${FUZZ_BACKENDS:-io_uring epoll}; do
     continue
   fi
   failed=$((failed + 1))
-  tail -150 "$log"
+  if grep -aq '^FUZZ FAILURE' "$log"; then   # the failure, the program, how to reproduce
+    sed -n '/^FUZZ FAILURE/,$p' "$log" | head -400
+  elif grep -aq 'ERROR: AddressSanitizer\|runtime error:' "$log"; then   # a sanitizer's report
+    sed -n '/ERROR: AddressSanitizer\|runtime error:/,$p' "$log" | head -120
+  else
+    tail -60 "$log"
+  fi
   if ! grep -q '^reproduce:' "$log"; then   # a crash or a kill: name the round it was in
     read -r seed round _ < "$state" 2>/dev/null
     echo "fuzz $be: exit status $rc in seed ${seed:-?} round ${round:-?}" \
