@@ -1,31 +1,49 @@
 -- spec/fuzz/api_fuzz.lua: a seeded fuzzer of corio's public API.
 --
--- Each round draws a random program from (seed, round) alone: a tree of
--- operations (spawn a task running a sub-program, cancel a task, sleep,
--- timeout around a sub-program, channels, semaphores, notify, groups,
--- select, TCP / Unix / socketpair streams to an echo server in this
--- process, UDP, fd passing...). The main task runs it, lets the tasks it
--- started run for a while, then cancels everything and closes what is
--- left. Every call must succeed or fail the way README.md documents
+-- Each round draws a random program from (seed, round) alone: 1-4 lanes
+-- of operations (spawn a task running a sub-program, a burst of tasks,
+-- cancel a task or all of them, sleep, yield, timeout around a
+-- sub-program, channels, semaphores, a mutex, notify, groups, select,
+-- TCP / Unix / socketpair streams to an echo server in this process, UDP
+-- to an echo socket, fd passing, a deliberate error, GC...); half the ops
+-- also run under a short deadline of their own. The main task runs lane
+-- a (under a deadline), the other lanes run in tasks; then the tasks get
+-- a moment to go on, and everything left is cancelled, joined and closed.
+-- A round runs in one of four modes: normal; "raise" (the main task then
+-- raises: run must cancel the rest and raise that error); "deadlock" (no
+-- I/O, no deadline, no teardown: run returns or reports a deadlock);
+-- "step" (the host drives the loop with corio.step).
+--
+-- What is checked. Every call succeeds or fails as README.md documents
 -- (nil, msg, CODE; a documented Lua error; the cancellation or timeout
--- error); models follow what must hold: every value sent on a channel is
--- received exactly once (or drained at the end), permits are never lost,
--- echoed bytes come back in order and intact (framed writes, each frame
--- checked byte for byte). After each operation cheap invariants are
--- checked; after each round corio.stats() must be back to zero, the fds
--- back to the baseline, and the round must have ended within a bound.
+-- error): anything else fails the round. Models: every channel value
+-- whose send succeeded is received exactly once (or drained at the end),
+-- one whose send failed never is; permits and the mutex are never lost
+-- nor doubled; each write is a frame ("#" seq len ":" body "\n") and the
+-- echoed bytes must be those frames, in order, byte for byte, those whose
+-- write succeeded all there at the end of the stream; datagrams come back
+-- intact, cut only past max. After each op: stats within bounds, permits,
+-- channel sizes. Once every task is parked: no task waits for what has
+-- already happened (a lost wake-up: a join of a finished task, a recv on
+-- a non-empty or closed channel...). After each round: corio.stats()
+-- back to zero (tasks, ready, timers, I/O and channel waiters, wait
+-- queues), every task finished, permits all back, fds back to the
+-- baseline, a second close of every object giving nil, "<x> is closed",
+-- "EBADF"; a round running past ROUND_T is a hang. Over the run: the
+-- state's memory must not creep.
 --
 -- Run from the repository root (LUA_PATH/LUA_CPATH finding corio):
---   lua5.4 spec/fuzz/api_fuzz.lua
+--   lua5.4 spec/fuzz/api_fuzz.lua          (`make fuzz` runs it under ASan)
 -- Environment: FUZZ_SEED (default: the time), FUZZ_S (seconds, default 10),
 -- FUZZ_ROUND=r (run only round r, FUZZ_REPEAT times, default 10, stopping at
 -- a failure: a program is the same every time, its timing is not;
--- FUZZ_FROM=1 runs rounds 1..r-1 first), FUZZ_DUMP=1
--- (with FUZZ_ROUND: print the program, run nothing), FUZZ_OPS (most ops in
--- the main program, default 60), FUZZ_STATE=file (the round being run is
--- written there, so a crash can be traced to it), FUZZ_VERBOSE=1.
--- Prints "fuzz <backend>: N rounds, N ops, seed S ..." and exits 0, or
--- prints the failure, the program and how to reproduce it and exits 1.
+-- FUZZ_FROM=1 runs rounds 1..r-1 first), FUZZ_DUMP=1 (with FUZZ_ROUND:
+-- print the program, run nothing), FUZZ_OPS (most ops in a lane, default
+-- 60), FUZZ_STATE=file (the round being run is written there, so a crash
+-- can be traced to it), FUZZ_VERBOSE=1 (a line per round).
+-- Prints "fuzz <backend>: N rounds, N ops, seed S ..." and what was
+-- checked, and exits 0; or prints the failure, the program and how to
+-- reproduce it, and exits 1.
 local corio = require "corio"
 local waitq = require "corio.waitq"
 local core = corio._core
@@ -56,7 +74,7 @@ local random = math.random
 local function pick(t) return t[random(#t)] end
 local function chance(p) return random() < p end
 
-local SLEEPS = { 0, -1, 0, 0.0001, 0.0005, 0.001, 0.003, 0.01 }
+local SLEEPS = { 0, -1, 0, 0.0001, 0.0005, 0.001, 0.003, 0.01, 0.06 }   -- 60 ms: an idle GC pass
 local TIMEOUTS = { 0, -1, 0.0002, 0.001, 0.002, 0.005, 0.02, 0.1 }
 local GUARDS = { 0, 0.0005, 0.001, 0.003, 0.01, 0.03 }
 local CAPS = { "unbounded", 0, 1, 2, 5 }
@@ -94,6 +112,10 @@ local GEN = {
   join = function() return { i = random(1000) } end,
   cancel = function() return { i = random(1000) } end,
   status = function() return { i = random(1000) } end,
+  burst = function(d) return { n = random(5, 40), prog = gen_prog(d + 1, random(1, 3)) } end,
+  cancel_all = function() return {} end,
+  lock = function() return {} end,
+  try_lock = function() return {} end,
   sleep = function() return { t = pick(SLEEPS) } end,
   yield = function() return {} end,
   timeout = function(d) return { t = pick(TIMEOUTS), prog = gen_prog(d + 1) } end,
@@ -159,6 +181,7 @@ local KINDS = {
   { "status", 0.5 }, { "sleep", 6 }, { "yield", 3 }, { "timeout", 5 }, { "send", 6 },
   { "try_send", 2 }, { "recv", 6 }, { "try_recv", 2 }, { "iter", 1 }, { "chclose", 1 },
   { "acquire", 4 }, { "try_acquire", 1 }, { "release", 3 }, { "add", 1.5 }, { "nwait", 1 },
+  { "burst", 1 }, { "cancel_all", 0.2 }, { "lock", 2 }, { "try_lock", 0.5 },
   { "notify", 1.5 }, { "select", 5 }, { "fail", 0.5 }, { "gc", 0.5 },
   { "connect", 3, true }, { "write", 6, true }, { "echo", 8, true }, { "read", 6, true }, { "read_exact", 2, true },
   { "readline", 2, true }, { "shutdown", 0.7, true }, { "close", 1.5, true }, { "drain", 1.5, true },
@@ -181,7 +204,7 @@ local function gen_kind(io)
   return "yield"
 end
 
-local NESTS = { spawn = true, gspawn = true, timeout = true }
+local NESTS = { spawn = true, gspawn = true, timeout = true, burst = true }
 
 -- A program at depth d: fewer and shorter sub-programs further down.
 function gen_prog(d, n, prefix)
@@ -208,7 +231,7 @@ local function gen_round(seed, round)
   math.randomseed(seed, round)
   local x = random()
   G = {
-    mode = x < 0.1 and "deadlock" or x < 0.2 and "raise" or "normal",
+    mode = x < 0.1 and "deadlock" or x < 0.2 and "raise" or x < 0.3 and "step" or "normal",
     nch = random(1, 4), nsem = random(1, 3), nnfy = random(1, 2), nslot = random(1, 4),
     nudp = random(1, 2), prefix = "",
   }
@@ -636,6 +659,18 @@ function OPS.cancel(op)
   check(not (final and r), "task:cancel returned true on a finished task")
 end
 
+-- n tasks running the same short program at once.
+function OPS.burst(op)
+  for i = 1, op.n do start(op.prog, ("burst %s#%d"):format(op.id, i), spawn_fn, false) end
+end
+
+function OPS.cancel_all()
+  for _, t in ipairs(R.tasks) do
+    local final = FINAL[t:status()]
+    check(not (t:cancel() and final), "task:cancel returned true on a finished task")
+  end
+end
+
 function OPS.status(op)
   if #R.tasks == 0 then return end
   local s = R.tasks[1 + op.i % #R.tasks]:status()
@@ -729,6 +764,17 @@ end
 function OPS.try_acquire(op, ctx)
   local p = R.sem[op.s]:try_acquire(op.n)
   if p then took(ctx, op.s, op.n, p) end
+end
+
+-- The mutex is a semaphore of one permit ("m" in R.held and R.total).
+function OPS.lock(_, ctx)
+  ctx.waiting = { k = "lock" }
+  took(ctx, "m", 1, R.mutex:lock())
+end
+
+function OPS.try_lock(_, ctx)
+  local g = R.mutex:try_lock()
+  if g then took(ctx, "m", 1, g) end
 end
 
 function OPS.release(op, ctx)
@@ -1164,6 +1210,8 @@ local function step_check()
     check(a >= 0 and a + R.held[i] <= R.total[i], "semaphore %d: %d available + %d held > %d given", i, a,
           R.held[i], R.total[i])
   end
+  check(R.held.m == 0 or R.mutex:locked(), "mutex held by a task but not locked")
+  check(R.held.m <= 1, "mutex held %d times", R.held.m)
   for i, ch in ipairs(R.ch) do
     local cap = ch:capacity()
     check(#ch >= 0 and (cap == nil or #ch <= cap), "channel %d holds %d values, capacity %s", i, #ch, tostring(cap))
@@ -1313,6 +1361,8 @@ local function check_parked()
     elseif w.k == "acquire" then
       check(w.s:waiting() > 1 or w.s:available() < w.n, "lost wake-up: %s waits alone for %d permits, %d free",
             ctx.name, w.n, w.s:available())
+    elseif w.k == "lock" then
+      check(R.mutex:waiting() > 1 or R.mutex:locked(), "lost wake-up: %s waits alone for an unlocked mutex", ctx.name)
     end
   end
 end
@@ -1430,6 +1480,7 @@ local function check_stats()
       note("semaphore %d: %d available of %d, %d waiting", i, s:available(), R.total[i], s:waiting())
     end
   end
+  if R.mutex:locked() or R.mutex:waiting() ~= 0 then note("mutex left locked or waited for") end
 end
 
 local function new_round_state(round)
@@ -1440,13 +1491,28 @@ local function new_round_state(round)
   for i, cap in ipairs(G.caps) do R.ch[i] = corio.channel(cap ~= "unbounded" and cap or nil) end
   for i, n in ipairs(G.permits) do R.sem[i], R.total[i], R.held[i] = corio.semaphore(n), n, 0 end
   for i = 1, G.nnfy do R.nfy[i] = corio.notify() end
+  R.mutex, R.held.m, R.total.m = corio.mutex(), 0, 1
+end
+
+-- "step" mode: the host drives the loop with corio.step, as an embedder
+-- would, waiting for the next timer at most (and 10 ms for I/O).
+local function drive_steps(round)
+  local main = corio.spawn(main_task, round)
+  while corio.step(math.min(corio.next_timeout() or 0.01, 0.01)) > 0 do
+    if main:status() == "failed" then   -- no run to cancel the others: do it here
+      for _, t in ipairs(R.tasks) do t:cancel() end
+    end
+  end
+  if main:status() ~= "done" then return false, main:traceback() or main:status() end
+  return true
 end
 
 -- Run round r; returns its op count (failures are in R.failures).
 local function run_round(round)
   gen_round(SEED, round)
   new_round_state(round)
-  local ok, err = pcall(corio.run, main_task, round)
+  local ok, err
+  if G.mode == "step" then ok, err = drive_steps(round) else ok, err = pcall(corio.run, main_task, round) end
   if G.mode == "raise" then
     if ok or not tostring(err):find(MARKER, 1, true) then note("run did not raise the main error: %s", tostring(err)) end
   elseif G.mode == "deadlock" then
