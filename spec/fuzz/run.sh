@@ -7,14 +7,14 @@
 # Environment: FUZZ_S (default 60), FUZZ_SEED (default: the time; printed),
 # FUZZ_ROUND (replay one round), FUZZ_BACKENDS (default "io_uring epoll"),
 # FUZZ_CPATH (default the ASan build; "lua/?.so;;" runs the plain one),
-# FUZZ_ASAN (default 1: preload the ASan runtime).
+# FUZZ_ASAN (default 1: preload the ASan runtime), FUZZ_OUT (the logs' directory).
 set -u
 cd "$(dirname "$0")/../.."
 
 FUZZ_S=${FUZZ_S:-60}
 FUZZ_SEED=${FUZZ_SEED:-$(date +%s)}
 CPATH_=${FUZZ_CPATH:-"spec/c/bin/asan/?.so;lua/?.so;;"}
-OUT=spec/c/bin/fuzz
+OUT=${FUZZ_OUT:-spec/c/bin/fuzz}   # logs, and the round each backend is in
 mkdir -p "$OUT"
 echo "fuzz: seed $FUZZ_SEED, $FUZZ_S s per backend${FUZZ_ROUND:+, round $FUZZ_ROUND only}"
 
