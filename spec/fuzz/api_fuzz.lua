@@ -1629,9 +1629,9 @@ if mem_base and mem > mem_base + 8 * 1024 * 1024 then
     :format(BACKEND, SEED, mem_base, mem, first + rounds - 1))
   os.exit(1)
 end
-print(("fuzz %s: %d rounds, %d ops, seed %d, %.1f s (%.1f s CPU), memory %d KiB (round 20: %s KiB)")
+print(("fuzz %s: %d rounds, %d ops, seed %d, %.1f s (%.1f s CPU), memory %d KiB (round 20: %s); checked %d echo "
+       .. "frames (%d bytes), %d stream ends, %d channel values, %d datagrams, %d fds passed, %d deadlines fired, "
+       .. "%d parked waits")
   :format(BACKEND, rounds, ops, SEED, corio.now() - wall0, os.clock() - t0, mem // 1024,
-          mem_base and tostring(mem_base // 1024) or "-"))
-print(("  checked: %d echo frames (%d bytes), %d stream ends, %d channel values, %d datagrams, %d fds passed, "
-       .. "%d guard deadlines fired, %d parked waits"):format(COUNT.frames, COUNT.bytes, COUNT.ends, COUNT.values,
-                                                             COUNT.dgrams, COUNT.fds, COUNT.timeouts, COUNT.parked))
+          mem_base and (mem_base // 1024 .. " KiB") or "-", COUNT.frames, COUNT.bytes, COUNT.ends, COUNT.values,
+          COUNT.dgrams, COUNT.fds, COUNT.timeouts, COUNT.parked))

@@ -35,7 +35,7 @@ for be in ${FUZZ_BACKENDS:-io_uring epoll}; do
     timeout -k 5 $((FUZZ_S + 120)) lua5.4 spec/fuzz/api_fuzz.lua >"$log" 2>&1
   rc=$?
   if [ $rc = 0 ] && grep -q "^fuzz $be:" "$log"; then
-    grep -A1 "^fuzz $be:" "$log"
+    grep "^fuzz $be:" "$log"
     passed=$((passed + 1))
     continue
   fi
