@@ -16,7 +16,7 @@ CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults cfuzz
+.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults fuzz cfuzz
 
 all: layers $(MODULE)
 
@@ -87,6 +87,22 @@ asan: deps
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
 	@CORIO_ASAN=1 bash spec/run.sh; rc=$$?; $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
 
+# The API fuzzer (spec/fuzz/api_fuzz.lua), FUZZ_S seconds per backend, on a
+# module built with ASan + UBSan apart from lua/corio/core.so. FUZZ_SEED
+# (default: the time, printed) and FUZZ_ROUND replay a failure.
+FUZZ_S     ?= 60
+ASAN_MODULE = spec/c/bin/asan/corio/core.so
+$(ASAN_MODULE): OPT = -O1 -g -fno-omit-frame-pointer
+$(ASAN_MODULE): SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+$(ASAN_MODULE): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(LUA_INC) -I$(LIBURING_INC) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
+	  $(LDFLAGS) -L$(LIBURING_LIB) $(LDLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory layers $(ASAN_MODULE)
+	@FUZZ_S=$(FUZZ_S) bash spec/fuzz/api_fuzz.sh
+
 # A C host and a Lua script that tear the runtime down with I/O in flight,
 # under valgrind (errors and leaks fail), on each backend.
 VG = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --error-exitcode=9
@@ -103,7 +119,7 @@ valgrind: deps all
 
 # libFuzzer targets of the core (spec/fuzz/*_fuzz.c, each says what it
 # checks), built with clang under ASan and UBSan, each run for CFUZZ_S
-# seconds from its seeds in spec/fuzz/corpus/ (spec/fuzz/run.sh; CFUZZ_SEED
+# seconds from its seeds in spec/fuzz/corpus/ (spec/fuzz/cfuzz.sh; CFUZZ_SEED
 # fixes the seed). CFUZZ_SRC_<target>: the core files it drives.
 CFUZZ_PKGS   = clang libfuzzer-14-dev libclang-rt-14-dev
 CFUZZ_CC    ?= clang
@@ -121,7 +137,7 @@ spec/c/bin/fuzz/%_fuzz: spec/fuzz/%_fuzz.c spec/fuzz/fuzz.h $(CORE_SRC) $(HEADER
 cfuzz:
 	$(call apt_install,$(CFUZZ_PKGS))
 	@$(MAKE) --no-print-directory $(CFUZZ_BIN)
-	@bash spec/fuzz/run.sh
+	@bash spec/fuzz/cfuzz.sh
 
 clean:
 	rm -rf $(MODULE) spec/c/bin

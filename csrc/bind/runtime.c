@@ -440,7 +440,9 @@ static int l_run(lua_State *L)
     int rc = drive_protected(L, rt, t);
     corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
-    if (rc > 0)
+    /* a deadlock among the others while they unwound from the main task's
+     * error (one swallowed its cancel, then waited) does not hide it */
+    if (rc > 0 && t->t.status != ST_FAILED)
         return luaL_error(L, "corio.run: deadlock: every task is blocked and nothing can wake "
                              "them%s", rc == 2 ? lua_tostring(L, -1) : "");
     if (rc < 0)

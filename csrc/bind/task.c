@@ -488,11 +488,14 @@ static int l_unpark(lua_State *L)
 
 /* ---- join / cancel / status ---- */
 
-/* Push the results of the finished task at idx, or raise its error. */
+/* Push the results of the finished task at idx, or raise its error. A
+ * task cancelled before it started is finished before the loop pops it:
+ * until then its coroutine (t->co) still holds its arguments, and nres
+ * (sharing nargs's place) counts them, not results. */
 int l_task_results(lua_State *L, int idx)
 {
     l_task *t = lua_touserdata(L, idx);
-    if (t->t.status == ST_CANCELLED && t->nres == 0) {
+    if (t->t.status == ST_CANCELLED && (t->co || t->nres == 0)) {
         l_push_cancel_error(L, t->rt);
         return lua_error(L);
     }

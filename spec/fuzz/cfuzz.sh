@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# spec/fuzz/run.sh: run each libFuzzer target `make cfuzz` built
+# spec/fuzz/cfuzz.sh: run each libFuzzer target `make cfuzz` built
 # (spec/c/bin/fuzz/*_fuzz) for CFUZZ_S seconds (default 20), from its
 # seeds (spec/fuzz/corpus/<target>/) and the corpus it grows under
 # spec/c/bin/fuzz/corpus/<target>/ (kept between runs, never committed).
