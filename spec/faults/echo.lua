@@ -241,8 +241,7 @@ end
 local errs = {}
 for code, n in pairs(counts.errors) do errs[#errs + 1] = code .. "=" .. n end
 table.sort(errs)
-print(("faults %s backend=%s seconds=%d spec=%q"):format(
-  corio.backend(), corio.backend(), os.time() - t0, SPEC))
+print(("faults %s: %d s, %d clients, CORIO_FAULTS=%q"):format(corio.backend(), os.time() - t0, CLIENTS, SPEC))
 print("injected: " .. (#inj > 0 and table.concat(inj, " ") or "none"))
 print(("exchanges: %d intact (%d bytes), errors reported: %s"):format(
   counts.ok, counts.bytes, #errs > 0 and table.concat(errs, " ") or "none"))
