@@ -63,7 +63,7 @@ local function request(s, id, seq)
   local ok, msg = s:write(hdr, "\n", payload)
   if not ok then fail("errs", id, "write: " .. tostring(msg)); return false end
   local line, msg2 = s:readline()
-  if not line then fail("errs", id, "readline: " .. tostring(msg2)); return false end
+  if not line then fail("errs", id, "readline: " .. (msg2 or "end of stream")); return false end
   local back, msg3 = s:read_exact(size)
   if not back then fail("errs", id, "read_exact: " .. tostring(msg3)); return false end
   lat_n = lat_n + 1

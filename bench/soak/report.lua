@@ -169,6 +169,7 @@ end
 
 -- Figures for the summary.
 local function fmt(v, f) return v and (f or "%.0f"):format(v) or "-" end
+local function div(v, d) return v and v / d end
 local p99s = column(steady, "c_p99_us")
 local max_p99 = 0
 for _, v in ipairs(p99s) do if v > max_p99 then max_p99 = v end end
@@ -177,14 +178,14 @@ local fig = {
   { "MB/s echoed each way", fmt(mean(steady, "mbps"), "%.1f") },
   { "p50 per 2-s interval, median", fmt(median(column(steady, "c_p50_us"))) .. " µs" },
   { "p99 per 2-s interval, median / worst", fmt(median(p99s)) .. " / " .. fmt(max_p99) .. " µs" },
-  { "server RSS first / last third", fmt(mean(steady, "rss_kb", 1, first_to) / 1024, "%.2f") .. " / "
-      .. fmt(mean(steady, "rss_kb", last_from) / 1024, "%.2f") .. " MB" },
+  { "server RSS first / last third", fmt(div(mean(steady, "rss_kb", 1, first_to), 1024), "%.2f") .. " / "
+      .. fmt(div(mean(steady, "rss_kb", last_from), 1024), "%.2f") .. " MB" },
   { "server fds first / last third", fmt(mean(steady, "fds", 1, first_to), "%.1f") .. " / "
       .. fmt(mean(steady, "fds", last_from), "%.1f") },
   { "server tasks first / last third", fmt(mean(steady, "s_tasks", 1, first_to)) .. " / "
       .. fmt(mean(steady, "s_tasks", last_from)) },
-  { "server Lua+corio memory first / last third", fmt(mean(steady, "s_mem", 1, first_to) / 1048576, "%.2f")
-      .. " / " .. fmt(mean(steady, "s_mem", last_from) / 1048576, "%.2f") .. " MB" },
+  { "server Lua+corio memory first / last third", fmt(div(mean(steady, "s_mem", 1, first_to), 1048576), "%.2f")
+      .. " / " .. fmt(div(mean(steady, "s_mem", last_from), 1048576), "%.2f") .. " MB" },
   { "CPU: server / client (% of one core)", fmt(mean(steady, "s_cpu_pct"), "%.1f") .. " / "
       .. fmt(mean(steady, "c_cpu_pct"), "%.1f") },
   { "connections opened / aborted mid-request", fmt(cf.c_connects) .. " / " .. fmt(cf.c_aborts) },

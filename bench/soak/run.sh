@@ -21,7 +21,7 @@ CONNS=${SOAK_CONNS:-1000}
 SEED=${SOAK_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 EVERY=${SOAK_EVERY:-2}
 WARMUP=${SOAK_WARMUP:-20}
-OUT=${SOAK_OUT:-bench/results/soak/$(date -u +%Y%m%d-%H%M%S)-${S}s}
+OUT=${SOAK_OUT:-bench/results/soak/$(date -u +%Y%m%d-%H%M%S)-${S}s-${SEED}}
 TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT"
 : >"$OUT/server.stats"; : >"$OUT/client.stats"; : >"$OUT/samples.txt"
@@ -90,11 +90,13 @@ done
 
 # Wind down: the client first (its connections end, it says final=1), then
 # the server, once it holds no connection (its own count and /proc's fds).
+# A process that does not stop within 15 s (20 s for the server) is killed
+# and counted as hung.
 END=""
-if alive $CPID && alive $SPID && [ $missed = 0 ]; then
+if alive $CPID; then
   kill -TERM $CPID
   for _ in $(seq 150); do alive $CPID || break; sleep 0.1; done
-  alive $CPID && END="$END client_hung=1"
+  alive $CPID && { END="$END client_hung=1"; kill -9 $CPID; }
 fi
 wait $CPID 2>/dev/null; CRC=$?
 CPID=
@@ -107,7 +109,7 @@ if alive $SPID; then
   END="$END drain_fds=$(fd_count $SPID) drain_rss_kb=$(rss_kb $SPID) drained=$drained"
   kill -TERM $SPID
   for _ in $(seq 200); do alive $SPID || break; sleep 0.1; done
-  alive $SPID && END="$END server_hung=1"
+  alive $SPID && { END="$END server_hung=1"; kill -9 $SPID; }
 fi
 wait $SPID 2>/dev/null; SRC=$?
 trap - EXIT
@@ -116,4 +118,10 @@ echo "end client_rc=$CRC server_rc=$SRC$END" >>"$OUT/meta.txt"
 grep -h 'final=1' "$OUT/server.stats" "$OUT/client.stats" | tr '\n' ' ' | sed 's/^/final /' >>"$OUT/meta.txt"
 echo >>"$OUT/meta.txt"
 
-lua5.4 bench/soak/report.lua "$OUT"
+# The report prints the verdict; should it break, the run fails all the same.
+report=$(lua5.4 bench/soak/report.lua "$OUT" 2>&1); rc=$?
+echo "$report"
+if ! tail -n1 <<<"$report" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
+  echo "0 passed, 1 failed"; exit 1
+fi
+exit $rc
