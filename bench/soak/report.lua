@@ -33,6 +33,9 @@ for _, line in ipairs(read_lines(DIR .. "/meta.txt")) do
   if into then for k, v in pairs(kv(rest)) do into[k] = v end end
 end
 local TCK, WARMUP = meta.tck or 100, meta.warmup or 20
+for _, line in ipairs(read_lines(DIR .. "/server.out")) do   -- the backend in use
+  meta.backend = line:match("^backend (%S+)") or meta.backend
+end
 
 -- Samples, with the rates of each interval added.
 local samples = {}
@@ -247,12 +250,15 @@ local function table_rows()
   local rows = {}
   for i = 1, #samples, per do
     local j = math.min(#samples, i + per - 1)
-    local worst = 0
-    for k = i, j do worst = math.max(worst, samples[k].c_p99_us or 0) end
+    local worst, max = 0, 0
+    for k = i, j do
+      worst = math.max(worst, samples[k].c_p99_us or 0)
+      max = math.max(max, samples[k].c_max_us or 0)
+    end
     local p50s = {}
     for k = i, j do p50s[#p50s + 1] = samples[k].c_p50_us end
     rows[#rows + 1] = ("| %.0f | %s | %s | %s | %s | %.2f | %s | %s | %s | %.2f | %s | %s | %s |"):format(
-      samples[j].t, fmt(mean(samples, "rps", i, j)), fmt(median(p50s)), fmt(worst), fmt(samples[j].c_max_us),
+      samples[j].t, fmt(mean(samples, "rps", i, j)), fmt(median(p50s)), fmt(worst), fmt(max),
       (mean(samples, "rss_kb", i, j) or 0) / 1024, fmt(mean(samples, "fds", i, j)),
       fmt(mean(samples, "s_tasks", i, j)), fmt(mean(samples, "s_timers", i, j)),
       (mean(samples, "s_mem", i, j) or 0) / 1048576, fmt(mean(samples, "s_conns", i, j)),
@@ -261,15 +267,21 @@ local function table_rows()
   return rows, per
 end
 
+-- When the run started, from its directory's name (run.sh's default).
+local started = (function()
+  local y, mo, d, h, mi = DIR:match("(%d%d%d%d)(%d%d)(%d%d)%-(%d%d)(%d%d)%d%d%-[^/]*/?$")
+  return y and ("%s-%s-%s %s:%s UTC"):format(y, mo, d, h, mi) or "at an unknown time"
+end)()
+
 local png_ok = plot()
 local out = {}
 local function add(s) out[#out + 1] = s end
 add("# corio soak run")
 add("")
-add(("`make soak SOAK_S=%s SOAK_CONNS=%s SOAK_SEED=%s`%s, backend %s, %s; %d samples every %s s, "
+add(("`make soak SOAK_S=%s SOAK_CONNS=%s SOAK_SEED=%s`%s, backend %s, started %s; %d samples every %s s, "
   .. "warm-up %s s."):format(tostring(meta.seconds), tostring(meta.conns), tostring(meta.seed),
   meta.leak ~= "none" and (" with SOAK_LEAK=" .. tostring(meta.leak)) or "",
-  tostring(meta.backend), os.date("!%Y-%m-%d %H:%M UTC"), #samples, tostring(meta.every), tostring(WARMUP)))
+  tostring(meta.backend), started, #samples, tostring(meta.every), tostring(WARMUP)))
 add("")
 add("A corio echo server (bench/soak/server.lua: a task per connection, sleepers and deadlines, a")
 add("channel pipeline adding up the bytes echoed, tasks spawned and joined, groups with failing and")
@@ -290,7 +302,7 @@ add("![soak: memory, fds and tasks, latency, throughput over time](soak.png)")
 add("")
 local rows, per = table_rows()
 add(per == 1 and "Every sample (rates and CPU over the 2 s before it; latency of the requests done in it):"
-  or ("Windows of %d samples (%d s): means, the median p50 and the worst p99 of the window's intervals:"):format(
+  or ("Windows of %d samples (%d s): means, the median p50 and the worst p99 and max of the window's intervals:"):format(
     per, per * (meta.every or 2)))
 add("")
 add("| t s | req/s | p50 µs | p99 µs | max µs | RSS MB | fds | tasks | timers | Lua MB | conns | srv CPU % | cli CPU % |")

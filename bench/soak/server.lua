@@ -4,7 +4,7 @@
 -- deadlines, a channel pipeline that adds up the bytes echoed, tasks spawned
 -- and joined, groups with failing and cancelled children.
 --
--- Prints "port N" on stdout once it listens. SIGUSR1 appends one line of
+-- Prints "port N" and "backend NAME" on stdout once it listens. SIGUSR1 appends one line of
 -- key=value counters to STATSFILE; SIGTERM stops it: it closes the
 -- listener, waits for the connections to end, stops the churn, checks the
 -- pipeline's total against the bytes echoed and appends a "final=1" line.
@@ -198,7 +198,7 @@ end
 corio.run(function()
   local sig <close> = assert(corio.signal("USR1", "TERM"))
   local ls = assert(corio.tcp.listen("127.0.0.1", 0, { backlog = 4096 }))
-  io.stdout:write("port ", select(2, ls:addr()), "\n")
+  io.stdout:write("port ", select(2, ls:addr()), "\nbackend ", corio.backend(), "\n")
   io.stdout:flush()
   local acct = corio.channel(1024)
   local pipe = corio.spawn(pipeline, acct)
