@@ -1,4 +1,5 @@
-# corio: make (build), make test, make demo, make deps, make bench, make cfuzz
+# corio: make (build), make test, make demo, make deps, make bench,
+# make faults, make fuzz, make cfuzz, make soak
 LUA      ?= lua5.4
 LUA_INC  ?= /usr/include/lua5.4
 BUSTED   ?= busted --lua=$(LUA)
@@ -16,7 +17,7 @@ CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
 DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
 
-.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults fuzz cfuzz
+.PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults fuzz cfuzz soak
 
 all: layers $(MODULE)
 
@@ -79,6 +80,17 @@ demo: deps
 
 bench: deps all
 	bash bench/run.sh
+
+# The soak test (bench/soak/run.sh): SOAK_S seconds of echo on SOAK_CONNS
+# connections with churn; fails on RSS or fd growth, a wrong byte, an error,
+# a stall or a server that does not drain. Output in bench/results/soak/.
+SOAK_S     ?= 600
+SOAK_CONNS ?= 1000
+SOAK_PKGS   = gnuplot-nox
+soak: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS='$(SOAK_PKGS)'
+	@$(MAKE) --no-print-directory all
+	@SOAK_S=$(SOAK_S) SOAK_CONNS=$(SOAK_CONNS) bash bench/soak/run.sh
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
