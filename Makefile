@@ -141,10 +141,12 @@ CFUZZ_BIN   := $(patsubst spec/fuzz/%.c,spec/c/bin/fuzz/%,$(wildcard spec/fuzz/*
 CFUZZ_SRC_buf  = buf.c
 CFUZZ_SRC_line = buf.c
 CFUZZ_SRC_addr = addr.c errname.c
+CFUZZ_SRC_faults = faults.c
+CFUZZ_DEF_faults = -DCORIO_FAULTS
 
 spec/c/bin/fuzz/%_fuzz: spec/fuzz/%_fuzz.c spec/fuzz/fuzz.h $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CFUZZ_CC) $(CFUZZ_FLAGS) -o $@ $< $(addprefix csrc/core/,$(CFUZZ_SRC_$*))
+	$(CFUZZ_CC) $(CFUZZ_FLAGS) $(CFUZZ_DEF_$*) -o $@ $< $(addprefix csrc/core/,$(CFUZZ_SRC_$*))
 
 cfuzz:
 	$(call apt_install,$(CFUZZ_PKGS))

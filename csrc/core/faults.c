@@ -109,7 +109,7 @@ static int parse_item(char *item, char *why, size_t len)
     if (!strcmp(key, "seed") || !strcmp(key, "failat")) {
         errno = 0;
         unsigned long long v = strtoull(val, &end, 10);
-        if (*end || errno || *val == '-')
+        if (*end || errno || *val < '0' || *val > '9')   /* digits only: no sign */
             return *eq = '=', bad(why, len, item);
         if (key[0] == 's')
             F.state = v;
