@@ -26,13 +26,8 @@ local seed = tonumber(SPEC:match("seed=(%d+)") or "1")
 math.randomseed(seed)
 
 local PID = corio._core.getpid()
-local function nfds()   -- our open fds (the listing's own pipe included, always)
-  local n = 0
-  local p = io.popen("ls /proc/" .. PID .. "/fd")
-  for _ in p:lines() do n = n + 1 end
-  p:close()
-  return n
-end
+local proc = dofile("spec/faults/proc.lua")
+local function nfds() return proc.nfds(PID) end
 
 local counts = { ok = 0, bytes = 0, errors = {}, corrupt = 0, stuck = 0, unexpected = {} }
 local function count_error(code)

@@ -15,14 +15,8 @@ corio.faults_disarm()
 local EVERY = tonumber(os.getenv("SWEEP_EVERY") or "1")
 local FROM = tonumber(os.getenv("SWEEP_FROM") or "1")
 local PID = corio._core.getpid()
-
-local function nfds()
-  local n = 0
-  local p = io.popen("ls /proc/" .. PID .. "/fd")
-  for _ in p:lines() do n = n + 1 end
-  p:close()
-  return n
-end
+local proc = dofile("spec/faults/proc.lua")
+local function nfds() return proc.nfds(PID) end
 
 corio.on_error(function() end)   -- children's errors: the run's verdict is run's own
 
