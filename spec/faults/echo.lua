@@ -29,6 +29,7 @@ local PID = corio._core.getpid()
 local proc = dofile("spec/faults/proc.lua")
 local function nfds() return proc.nfds(PID) end
 
+local phase = {}   -- what each client and the churn do now (for a hang report)
 local counts = { ok = 0, bytes = 0, errors = {}, corrupt = 0, stuck = 0, unexpected = {} }
 local function count_error(code)
   code = tostring(code)
@@ -99,7 +100,8 @@ end
 
 -- One exchange on a fresh or kept connection: true, the connection to
 -- keep (or nil) / false on a finding.
-local function exchange(port, conn)
+local function exchange(port, conn, id)
+  phase[id] = conn and "exchange on a kept connection" or "connect"
   if not conn then
     local c, err, code = corio.tcp.connect("127.0.0.1", port)
     if not c then count_error(code or err); return nil end
@@ -111,6 +113,7 @@ local function exchange(port, conn)
     if k.conn then k.conn:close() end
   end })
   local data = payload()
+  phase[id] = ("write and read %d bytes"):format(#data)
   local w = corio.spawn(function()   -- (the exchange may end and close conn first)
     local ok, r, msg, code = pcall(conn.write, conn, data)
     if ok then return r, msg, code end
@@ -118,6 +121,7 @@ local function exchange(port, conn)
     error(r, 0)
   end)
   local got, err, code = conn:read_exact(#data)
+  phase[id] = ("join the writer (%s, read %s)"):format(w:status(), got and "whole" or tostring(code))
   local wok, wres, wmsg, wcode = pcall(w.join, w)
   if got == data then
     counts.ok = counts.ok + 1
@@ -132,19 +136,20 @@ local function exchange(port, conn)
   return nil
 end
 
-local phase = {}   -- what each client and the churn do now (for a hang report)
 
 local function client(port, stop, id)
   local conn
   while not stop.now do
     phase[id] = "exchange"
-    local ok, r, res = pcall(corio.timeout, BOUND, exchange, port, conn)
+    local ok, r, res = pcall(corio.timeout, BOUND, exchange, port, conn, id)
     if ok and r then
       conn = res
     else
       if conn then pcall(conn.close, conn) end
       conn = nil
-      if ok then counts.stuck = counts.stuck + 1
+      if ok then   -- timed out: a hang; say where
+        counts.stuck = counts.stuck + 1
+        unexpected("hang", ("client %d over %d s in: %s"):format(id, BOUND, phase[id]))
       elseif corio.is_cancelled(r) then error(r, 0)
       elseif not expected(r) then unexpected("client", r) end
     end
