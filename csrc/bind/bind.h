@@ -230,6 +230,10 @@ int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, soc
 /* Push a stream on fd (closed if fd < 0); a Unix stream (fd passing,
  * peercred) when is_unix. */
 void l_stream_push(lua_State *L, l_runtime *rt, int fd, int is_unix);
+/* Give fd to the closed stream (pushed with fd -1) at idx; allocates
+ * nothing, so an fd taken from the kernel or a queue after the push can
+ * never be lost to a failed allocation. */
+void l_stream_attach(lua_State *L, int idx, l_runtime *rt, int fd, int is_unix);
 /* Connect a new stream to sa from task t: pushes it and suspends until
  * the connect ends (returns it, or nil, msg, code). */
 int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen_t len,

@@ -55,8 +55,6 @@ static void listener_close(l_listener *l)
  * it, and remember its listener for when it closes. */
 static void count_conn(lua_State *L, l_listener *l)
 {
-    l->nconns++;
-    l_stream_set_counted(L, -1);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &owners_key) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
@@ -71,6 +69,8 @@ static void count_conn(lua_State *L, l_listener *l)
     lua_pushvalue(L, 1);    /* its listener */
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    l->nconns++;            /* (after what may fail for lack of memory) */
+    l_stream_set_counted(L, -1);
 }
 
 void l_listener_conn_closed(lua_State *L, int stream_idx)
@@ -139,11 +139,14 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx)
         ctx = lua_gettop(L);
     }
     corio_waiter *w = lua_touserdata(L, (int)ctx);
-    int fd = l->max_conns && l->nconns >= l->max_conns
-                 ? corio_listener_pause(l->ls, w, woken)   /* at the limit: wait */
-                 : corio_listener_take(l->ls, w, woken);
+    int limited = l->max_conns && l->nconns >= l->max_conns;
+    if (!limited && corio_listener_queued(l->ls))
+        l_stream_push(L, t->rt, -1, l->is_unix);   /* before the fd leaves the queue:
+                                                      a failed allocation loses none */
+    int fd = limited ? corio_listener_pause(l->ls, w, woken)   /* at the limit: wait */
+                     : corio_listener_take(l->ls, w, woken);
     if (fd >= 0) {
-        l_stream_push(L, t->rt, fd, l->is_unix);
+        l_stream_attach(L, -1, t->rt, fd, l->is_unix);
         if (l->max_conns)
             count_conn(L, l);
         return 1;

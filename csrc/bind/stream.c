@@ -108,12 +108,17 @@ void l_stream_push(lua_State *L, l_runtime *rt, int fd, int is_unix)
     memset(st, 0, size);
     st->anchor = LUA_NOREF;
     l_setclass(L, CL_STREAM);
-    if (fd >= 0) {
-        corio_stream_init(&st->cs, &rt->loop, fd, stream_release);
-        if (is_unix)
-            corio_stream_set_unix(&st->cs);
-        st->open = st->live = 1;
-    }
+    if (fd >= 0)
+        l_stream_attach(L, -1, rt, fd, is_unix);
+}
+
+void l_stream_attach(lua_State *L, int idx, l_runtime *rt, int fd, int is_unix)
+{
+    l_stream *st = lua_touserdata(L, idx);
+    corio_stream_init(&st->cs, &rt->loop, fd, stream_release);
+    if (is_unix)
+        corio_stream_set_unix(&st->cs);
+    st->open = st->live = 1;
 }
 
 /* ---- reading ---- */

@@ -154,9 +154,8 @@ static int l_socketpair(lua_State *L)
     l_stream_push(L, rt, -1, 1);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return l_fail(L, -errno);
-    lua_pop(L, 2);
-    l_stream_push(L, rt, sv[0], 1);
-    l_stream_push(L, rt, sv[1], 1);
+    l_stream_attach(L, -2, rt, sv[0], 1);
+    l_stream_attach(L, -1, rt, sv[1], 1);
     return 2;
 }
 
