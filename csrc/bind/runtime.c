@@ -450,17 +450,36 @@ static int l_run(lua_State *L)
     return t->t.status == ST_DONE ? l_task_results(L, idx) : raise_main(L, t, idx);
 }
 
-/* corio.step([timeout]): one turn for a host; returns live tasks. */
+struct step_call {
+    int64_t timeout_ns;
+    int rc;
+};
+
+static void step_p(lua_State *L, void *ud)
+{
+    struct step_call *c = ud;
+    corio_loop *l = &l_rt(L)->loop;
+    corio_loop_run_ready(l);
+    c->rc = corio_loop_poll(l, c->timeout_ns);
+    corio_loop_run_ready(l);
+}
+
+/* corio.step([timeout]): one turn for a host; returns live tasks. Like
+ * run, the turn is protected, so nothing escaping it leaves the loop
+ * marked running. */
 static int l_step(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
     lua_Number to = lua_isnoneornil(L, 1) ? 0 : l_check_seconds(L, 1, "corio.step");
     enter_loop(L, rt, "corio.step");
-    corio_loop_run_ready(&rt->loop);
-    int rc = corio_loop_poll(&rt->loop, (int64_t)l_seconds_ns(to));
-    corio_loop_run_ready(&rt->loop);
+    corio_faults_start();
+    struct step_call c = { (int64_t)l_seconds_ns(to), 0 };
+    int st = l_protect(L, rt, step_p, &c);
     corio_loop_settle(&rt->loop, SETTLE_NS);
     leave_loop(rt);
+    if (st != LUA_OK)
+        return lua_error(L);
+    int rc = c.rc;
     if (rc < 0)
         return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));
     lua_pushinteger(L, (lua_Integer)rt->loop.nlive);
