@@ -4,27 +4,8 @@ local RAW, OUT, LA, LB, PARAMS = arg[1], arg[2], arg[3], arg[4], arg[5] or ""
 -- a kept run with more other load than this on either core is counted as disturbed
 local DISTURBED = tonumber(arg[6]) or 25
 
-local function parse(line)
-  local t = {}
-  for k, v in line:gmatch("(%S-)=(%S*)") do t[k] = v end
-  return t
-end
-
-local function median(xs)
-  if #xs == 0 then return nil end
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function fmt_int(x)
-  if not x then return "n/a" end
-  local s = string.format("%.0f", x):reverse():gsub("(%d%d%d)", "%1,"):reverse()
-  return (s:gsub("^,", ""))
-end
-
-local function fmt(x, p) return x and string.format("%." .. p .. "f", x) or "n/a" end
+local lib = dofile((arg[0]:match("^(.*)/") or ".") .. "/lib.lua")
+local parse, median, fmt, fmt_int = lib.parse_line, lib.median, lib.fmt, lib.fmt_int
 
 -- A run counts if the load generator exited cleanly and saw no error; wrk's
 -- status is its error count (it exits 0 on errors).

@@ -2,12 +2,11 @@
 -- usage: lua5.4 bench/report.lua RESULTS_DIR BENCH_DIR
 local OUT, BDIR = arg[1] or "bench/results", arg[2] or "bench"
 
+local lib = dofile((arg[0]:match("^(.*)/") or ".") .. "/lib.lua")
+local parse_line, median, fmt, fmt_int = lib.parse_line, lib.median, lib.fmt, lib.fmt_int
+local ratio, fmt_ratio = lib.ratio, lib.fmt_ratio
+
 -- ---------------------------------------------------------------- input
-local function parse_line(line)
-  local t = {}
-  for k, v in line:gmatch("(%S-)=(%S*)") do t[k] = v end
-  return t
-end
 
 local function read_lines(path)
   local rows = {}
@@ -40,39 +39,6 @@ local idle = read_lines(OUT .. "/idle.txt")
 local na_reason = {}          -- "name:kind" -> reason
 for _, s in ipairs(status) do
   if s.status == "n/a" then na_reason[s.server] = (s.reason or "?"):gsub("_", " ") end
-end
-
--- ---------------------------------------------------------------- helpers
-local function median(xs)
-  if #xs == 0 then return nil end
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function fmt_int(x)
-  if not x then return "n/a" end
-  local s = string.format("%.0f", x)
-  local out = s:reverse():gsub("(%d%d%d)", "%1,"):reverse()
-  return (out:gsub("^,", ""))
-end
-
-local function fmt(x, p)
-  if not x then return "n/a" end
-  return string.format("%." .. (p or 1) .. "f", x)
-end
-
-local function ratio(a, b)
-  if not a or not b or b == 0 then return nil end
-  return a / b
-end
-
-local function fmt_ratio(r)
-  if not r then return "n/a" end
-  return string.format("%.2fx", r)
 end
 
 -- group raw runs: key kind|scen|conns|depth -> server -> list of rows

@@ -202,13 +202,7 @@ stop_server() {
   SPID=""
 }
 
-# utime+stime of a process, in clock ticks
-cpu_ticks() {
-  local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  s=${s##*) }
-  set -- $s
-  echo $(( ${12} + ${13} ))
-}
+. bench/lib.sh   # cpu_ticks, core_ticks, pct
 CLK_TCK=$(getconf CLK_TCK)
 
 # busy ticks (all but idle+iowait) of one CPU, from /proc/stat

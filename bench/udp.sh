@@ -113,19 +113,7 @@ stop_server() {
 }
 
 # ------------------------------------------------------------------ measuring
-# utime+stime of a process, in clock ticks
-cpu_ticks() {
-  local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  s=${s##*) }
-  set -- $s
-  echo $(( ${12} + ${13} ))
-}
-# busy and total ticks of one CPU (/proc/stat), "busy total"
-core_ticks() {
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
-}
-# A as a percentage of B (0 if negative: the counters are read at slightly different times)
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { p = (b > 0 ? a * 100 / b : 0); printf "%.1f", (p > 0 ? p : 0) }'; }
+. bench/lib.sh   # cpu_ticks, core_ticks, pct
 
 # One run, repeated once when other processes took more than RETRY_FOREIGN % of the
 # server's or the load generator's core (at most RETRY_BUDGET repeats in all), as

@@ -8,27 +8,9 @@ local LABEL = { ["corio-uring"] = "corio (io_uring)", ["corio-epoll"] = "corio (
 -- the issue's targets: corio's req/s against each peer's
 local TARGETS = { { peer = "c-udp", need = 0.9 }, { peer = "luv", need = 1.3 } }
 
-local function parse_line(line)
-  local t = {}
-  for k, v in line:gmatch("(%S-)=(%S*)") do t[k] = v end
-  return t
-end
-
-local function median(xs)
-  if #xs == 0 then return nil end
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function fmt(x, p) return x and string.format("%." .. (p or 1) .. "f", x) or "n/a" end
-local function fmt_int(x)
-  if not x then return "n/a" end
-  return (string.format("%.0f", x):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
-end
-local function ratio(a, b) return a and b and b > 0 and a / b or nil end
-local function fmt_ratio(r) return r and string.format("%.2fx", r) or "n/a" end
+local lib = dofile((arg[0]:match("^(.*)/") or ".") .. "/lib.lua")
+local parse_line, median, fmt, fmt_int = lib.parse_line, lib.median, lib.fmt, lib.fmt_int
+local ratio, fmt_ratio = lib.ratio, lib.fmt_ratio
 
 -- ---------------------------------------------------------------- input
 local runs, na, clients_seen, clients_list = {}, {}, {}, {}

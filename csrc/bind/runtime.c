@@ -396,22 +396,21 @@ static void drive_p(lua_State *L, void *ud)
         d->desc = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* drive, where an error escaping the scheduler (none should: tasks' and
- * handlers' errors are caught where they happen) still leaves the loop:
- * the runtime stays usable and the error is raised to run's caller. */
-static int drive_protected(lua_State *L, l_runtime *rt, l_task *main)
+/* A turn of the loop for run or step: fn(L, ud) with the loop entered,
+ * protected, so that nothing escaping the scheduler (nothing should:
+ * tasks' and handlers' errors are caught where they happen) leaves the
+ * loop marked running; then the closes are settled, the loop is left and
+ * an error is raised on. */
+static void in_loop(lua_State *L, l_runtime *rt, const char *fname,
+                    void (*fn)(lua_State *L, void *ud), void *ud)
 {
-    struct drive_call d = { main, 0, LUA_NOREF };
-    if (l_protect(L, rt, drive_p, &d) != LUA_OK) {
-        corio_loop_settle(&rt->loop, SETTLE_NS);
-        leave_loop(rt);
-        return lua_error(L);
-    }
-    if (d.rc == 2) {   /* the description goes back on the stack, as drive left it */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, d.desc);
-        luaL_unref(L, LUA_REGISTRYINDEX, d.desc);
-    }
-    return d.rc;
+    enter_loop(L, rt, fname);
+    corio_faults_start();   /* fault builds: $CORIO_FAULTS from here on */
+    int st = l_protect(L, rt, fn, ud);
+    corio_loop_settle(&rt->loop, SETTLE_NS);
+    leave_loop(rt);
+    if (st != LUA_OK)
+        lua_error(L);
 }
 
 /* Raise the main task's error, with its traceback when it is a string. */
@@ -434,12 +433,14 @@ static int l_run(lua_State *L)
     check_loop(L, rt, "corio.run");
     l_task *t = l_task_new(L, 1, lua_gettop(L) - 1);   /* may raise */
     int idx = lua_gettop(L);
-    enter_loop(L, rt, "corio.run");
     t->t.uflags |= TF_MAIN;
-    corio_faults_start();   /* fault builds: $CORIO_FAULTS from here on */
-    int rc = drive_protected(L, rt, t);
-    corio_loop_settle(&rt->loop, SETTLE_NS);
-    leave_loop(rt);
+    struct drive_call d = { t, 0, LUA_NOREF };
+    in_loop(L, rt, "corio.run", drive_p, &d);
+    int rc = d.rc;
+    if (rc == 2) {   /* the description goes back on the stack, as drive left it */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, d.desc);
+        luaL_unref(L, LUA_REGISTRYINDEX, d.desc);
+    }
     /* a deadlock among the others while they unwound from the main task's
      * error (one swallowed its cancel, then waited) does not hide it */
     if (rc > 0 && t->t.status != ST_FAILED)
@@ -464,21 +465,13 @@ static void step_p(lua_State *L, void *ud)
     corio_loop_run_ready(l);
 }
 
-/* corio.step([timeout]): one turn for a host; returns live tasks. Like
- * run, the turn is protected, so nothing escaping it leaves the loop
- * marked running. */
+/* corio.step([timeout]): one turn for a host; returns live tasks. */
 static int l_step(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
     lua_Number to = lua_isnoneornil(L, 1) ? 0 : l_check_seconds(L, 1, "corio.step");
-    enter_loop(L, rt, "corio.step");
-    corio_faults_start();
     struct step_call c = { (int64_t)l_seconds_ns(to), 0 };
-    int st = l_protect(L, rt, step_p, &c);
-    corio_loop_settle(&rt->loop, SETTLE_NS);
-    leave_loop(rt);
-    if (st != LUA_OK)
-        return lua_error(L);
+    in_loop(L, rt, "corio.step", step_p, &c);
     int rc = c.rc;
     if (rc < 0)
         return luaL_error(L, "corio.step: backend failure: %s", strerror(-rc));

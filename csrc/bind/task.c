@@ -152,6 +152,14 @@ l_task *l_task_new(lua_State *L, int fnidx, int nargs)
 
 /* ---- finishing ---- */
 
+/* Hook i of the hooks table on top, called with the task below it. */
+static int call_hook(lua_State *L, lua_Integer i)
+{
+    lua_rawgeti(L, -1, i);
+    lua_pushvalue(L, -3);
+    return lua_pcall(L, 1, 0, 0);
+}
+
 /* Call the task's on_exit hooks (in its aux record) as fn(task); a failing
  * hook is reported on stderr, never raised into the scheduler. */
 static void run_exit_hooks(lua_State *L, l_task *t)
@@ -165,16 +173,12 @@ static void run_exit_hooks(lua_State *L, l_task *t)
     }
     lua_Integer n = luaL_len(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        lua_pushvalue(L, -3);
-        int st = lua_pcall(L, 1, 0, 0);
+        int st = call_hook(L, i);
         if (st != LUA_OK) {   /* once more after a full collection, for a lack of
                                  memory (hooks allow a second call: group.lua) */
             lua_pop(L, 1);
             lua_gc(L, LUA_GCCOLLECT);
-            lua_rawgeti(L, -1, i);
-            lua_pushvalue(L, -3);
-            st = lua_pcall(L, 1, 0, 0);
+            st = call_hook(L, i);
         }
         if (st != LUA_OK) {
             fprintf(stderr, "corio: error in a task exit hook: %s\n", l_safe_tostring(L, -1));

@@ -289,22 +289,7 @@ static void flush(ep *e)
 
 /* ---- submit and cancel ------------------------------------------------ */
 
-/* Fault builds: offer only a part of the iovecs (a short write), or
- * report a send that went out as a reset. */
-static void fault_shorten(struct msghdr *mh, struct iovec *one)
-{
-    if (!corio_fault(CORIO_FAULT_SHORT))
-        return;
-    if (mh->msg_iovlen > 1) {
-        mh->msg_iovlen = 1 + corio_fault_below((uint32_t)mh->msg_iovlen - 1);
-    } else if (mh->msg_iovlen == 1 && mh->msg_iov[0].iov_len > 1) {
-        *one = mh->msg_iov[0];
-        one->iov_len = 1 + corio_fault_below((uint32_t)(one->iov_len - 1 > UINT32_MAX
-                                                            ? UINT32_MAX : one->iov_len - 1));
-        mh->msg_iov = one;
-    }
-}
-
+/* Fault builds: a send or connect that worked, reported as a reset. */
 static int fault_reset(corio_op *op, int res)
 {
     if (res >= 0 && corio_fault(CORIO_FAULT_RESET))
@@ -315,12 +300,13 @@ static int fault_reset(corio_op *op, int res)
 /* sendmsg without SIGPIPE or blocking; bytes or -errno. */
 static int do_send(corio_op *op)
 {
-    struct msghdr mh = { .msg_iov = (struct iovec *)((corio_send_op *)op)->iov,
-                         .msg_iovlen = (size_t)((corio_send_op *)op)->iovcnt };
+    const struct iovec *iov = ((corio_send_op *)op)->iov;
+    size_t cnt = (size_t)((corio_send_op *)op)->iovcnt;
     struct iovec one;
     if (corio_fault(CORIO_FAULT_EAGAIN))   /* level-triggered: EPOLLOUT retries */
         return -EAGAIN;
-    fault_shorten(&mh, &one);
+    corio_fault_shorten(&iov, &cnt, &one);
+    struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = cnt };
     ssize_t n = sendmsg(op->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     return fault_reset(op, n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n));
 }

@@ -397,20 +397,18 @@ static void push_pending(uring_backend *b, corio_op *op)
 static void prep_send(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
 {
     const struct iovec *iov = ((corio_send_op *)op)->iov;
+    size_t cnt = (size_t)((corio_send_op *)op)->iovcnt;
     int flags = MSG_NOSIGNAL | MSG_WAITALL;
-    int cnt = ((corio_send_op *)op)->iovcnt;
-    int shorten = corio_fault(CORIO_FAULT_SHORT);   /* offer only a part */
+    struct iovec one;
+    corio_fault_shorten(&iov, &cnt, &one);   /* fault builds: offer only a part */
     if (cnt == 1) {
-        size_t len = iov[0].iov_len;
-        if (shorten && len > 1)
-            len = 1 + corio_fault_below((uint32_t)(len - 1 > UINT32_MAX ? UINT32_MAX : len - 1));
-        io_uring_prep_send(sqe, op->fd, iov[0].iov_base, len, flags);
+        io_uring_prep_send(sqe, op->fd, iov[0].iov_base, iov[0].iov_len, flags);
         return;
     }
     struct msghdr *m = &b->msgs[sqe - b->ring.sq.sqes];
     memset(m, 0, sizeof *m);
     m->msg_iov = (struct iovec *)iov;
-    m->msg_iovlen = (size_t)(shorten && cnt > 1 ? 1 + (int)corio_fault_below((uint32_t)cnt - 1) : cnt);
+    m->msg_iovlen = cnt;
     io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)flags);
 }
 

@@ -116,15 +116,21 @@ int corio_dgram_recv(corio_dgram *d, void *buf, size_t cap, struct sockaddr *fro
     return (size_t)n > cap ? (int)cap : (int)n;
 }
 
+/* One sendto, never blocking: bytes, -EAGAIN when there is no room now
+ * (or a signal came), or -errno. */
+static int send_once(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
+                     socklen_t tolen)
+{
+    ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+    return (int)n;
+}
+
 int corio_dgram_try_send(corio_dgram *d, const void *buf, size_t len,
                          const struct sockaddr *to, socklen_t tolen)
 {
-    if (d->writers.n)   /* others wait before us: in order */
-        return -EAGAIN;
-    ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
-    if (n < 0)
-        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
-    return (int)n;
+    return d->writers.n ? -EAGAIN : send_once(d, buf, len, to, tolen);   /* in order */
 }
 
 int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct sockaddr *to,
@@ -132,11 +138,11 @@ int corio_dgram_send(corio_dgram *d, const void *buf, size_t len, const struct s
 {
     if (d->writers.n && !again)
         return wait_on(d, &d->writers, &d->wpoll, w, 0);
-    ssize_t n = sendto(d->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? tolen : 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    int n = send_once(d, buf, len, to, tolen);
+    if (n == -EAGAIN)
         return wait_on(d, &d->writers, &d->wpoll, w, again);
     corio_dgram_pass(d, &d->writers);
-    return n < 0 ? -errno : (int)n;
+    return n;
 }
 
 void corio_dgram_close(corio_dgram *d)

@@ -59,13 +59,11 @@ int corio_fault(enum corio_fault_kind k)
 {
     if (!F.armed || quiet)
         return 0;
-    int hit;
-    if (k == CORIO_FAULT_ENOMEM) {
+    int exact = k == CORIO_FAULT_ENOMEM && F.failat;   /* the sweep: the Nth only */
+    if (k == CORIO_FAULT_ENOMEM)
         F.allocs++;
-        hit = F.failat ? F.allocs == F.failat : F.rate[k] && (uint32_t)(next64() >> 32) < F.rate[k];
-    } else {
-        hit = F.rate[k] && (uint32_t)(next64() >> 32) < F.rate[k];
-    }
+    int hit = exact ? F.allocs == F.failat
+                      : F.rate[k] && (uint32_t)(next64() >> 32) < F.rate[k];
     F.hits[k] += (uint64_t)hit;
     if (hit && F.failat && getenv("CORIO_FAULTS_TRACE")) {   /* where the sweep's failure is */
         void *pcs[32];
@@ -149,6 +147,20 @@ int corio_faults_arm(const char *spec, char *why, size_t whylen)
     }
     F.armed = 1;
     return 0;
+}
+
+void corio_fault_shorten(const struct iovec **iov, size_t *cnt, struct iovec *one)
+{
+    if (!corio_fault(CORIO_FAULT_SHORT))
+        return;
+    if (*cnt > 1) {
+        *cnt = 1 + corio_fault_below((uint32_t)(*cnt - 1));
+    } else if (*cnt == 1 && (*iov)[0].iov_len > 1) {
+        size_t len = (*iov)[0].iov_len;
+        *one = (*iov)[0];
+        one->iov_len = 1 + corio_fault_below((uint32_t)(len - 1 > UINT32_MAX ? UINT32_MAX : len - 1));
+        *iov = one;
+    }
 }
 
 void corio_fault_break(int fd)

@@ -21,6 +21,7 @@
 #define CORIO_FAULTS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 enum corio_fault_kind {
     CORIO_FAULT_ENOMEM,    /* an allocation that grows memory fails */
@@ -59,6 +60,10 @@ int corio_fault(enum corio_fault_kind k);
  * allocation-heavy statement of a workload could fail, no workload could
  * tell corio's faults from its own. */
 int corio_fault_lua_alloc(size_t nsize);
+/* When a short write is due, cut a send of *cnt iovecs at *iov to a
+ * strict prefix of its bytes: fewer iovecs, or for a single one a shorter
+ * copy in *one (alive until the send is submitted). Both backends. */
+void corio_fault_shorten(const struct iovec **iov, size_t *cnt, struct iovec *one);
 /* A random number in [0, n) (n > 0), from the seeded generator. */
 uint32_t corio_fault_below(uint32_t n);
 /* Faults injected of kind k, and allocations seen, since arming. */
@@ -80,6 +85,10 @@ static inline void corio_faults_start(void) {}
 static inline int corio_fault(enum corio_fault_kind k) { (void)k; return 0; }
 static inline int corio_fault_lua_alloc(size_t nsize) { (void)nsize; return 0; }
 static inline uint32_t corio_fault_below(uint32_t n) { (void)n; return 0; }
+static inline void corio_fault_shorten(const struct iovec **iov, size_t *cnt, struct iovec *one)
+{
+    (void)iov, (void)cnt, (void)one;
+}
 #endif
 
 #endif

@@ -111,10 +111,6 @@ static inline void corio_stream_consume(corio_stream *s, size_t n)
 {
     corio_buf_consume(&s->rbuf, n, &s->loop->alloc);
 }
-static inline long corio_stream_find(const corio_stream *s, size_t from, char c)
-{
-    return corio_buf_find(&s->rbuf, from, c);
-}
 /* The next line of the buffered bytes (corio_buf_line). */
 static inline long corio_stream_line(const corio_stream *s, size_t *from, size_t max,
                                      int ended, size_t *used)

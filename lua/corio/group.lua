@@ -4,7 +4,7 @@
 local core = require "corio.core"
 local waitq = require "corio.waitq"
 
-local spawn, supervise, on_exit, wake = core.spawn, core.supervise, core.on_exit, core.wake
+local spawn, supervise, on_exit = core.spawn, core.supervise, core.on_exit
 local check = core.check
 
 local Group = {}
@@ -24,7 +24,7 @@ end
 -- wake the first of them. Safe when memory runs out: keeping it allocates
 -- nothing (its slot in done was made at spawn), and the scheduler calls
 -- a hook that failed for lack of memory a second time, which then only
--- redoes the wake-up (a waiter is unqueued once woken, never before).
+-- redoes the wake-up (waitq.wake_first unqueues a waiter once woken).
 local function child_exit(g, t)
   if g.running[t] then
     g.dtail = g.dtail + 1
@@ -32,14 +32,7 @@ local function child_exit(g, t)
     g.running[t] = nil
     g.nrunning = g.nrunning - 1
   end
-  local q = g.q
-  local node = q.head
-  while node do
-    local woke = wake(node.task, node.tag)
-    waitq.remove(node)
-    if woke then return end
-    node = q.head
-  end
+  waitq.wake_first(g.q)
 end
 
 -- g:spawn(fn, ...): start fn(...) as a child; returns its task.

@@ -74,8 +74,11 @@ end
 function waitq.wake_first(q, ...)
   local node = q.head
   while node do
+    -- woken first, unqueued after: should the wake fail (no memory for the
+    -- values), the waiter is still queued for the next try
+    local woke = wake(node.task, node.tag, ...)
     waitq.remove(node)
-    if wake(node.task, node.tag, ...) then return node end
+    if woke then return node end
     node = q.head
   end
   return nil

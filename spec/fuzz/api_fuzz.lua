@@ -970,6 +970,14 @@ local function read_result(c, what, d, msg, code)
   return false
 end
 
+-- One read(n) on c, checked and fed to the frame model; whether data came.
+local function read_feed(c, n)
+  local d, msg, code = c.obj:read(n)
+  if not read_result(c, "read", d, msg, code) then return false end
+  feed(c, d)
+  return true
+end
+
 -- Write a frame, then read until it has come back (a request and its reply).
 function OPS.echo(op)
   local c = slot(op.s)
@@ -977,9 +985,7 @@ function OPS.echo(op)
   OPS.write(op)
   local seq = c.next_seq - 1
   while c.fates[seq] == "ok" and not c.ended and (c.last < seq or (c.cur and c.cur.seq == seq)) do
-    local d, msg, code = c.obj:read(op.n or nil)
-    if not read_result(c, "read", d, msg, code) then return end
-    feed(c, d)
+    if not read_feed(c, op.n or nil) then return end
   end
 end
 
@@ -1035,11 +1041,7 @@ function OPS.drain(op)
   local c = slot(op.s)
   if not c then return end
   OPS.shutdown(op)
-  while true do
-    local d, msg, code = c.obj:read()
-    if not read_result(c, "read", d, msg, code) then return end
-    feed(c, d)
-  end
+  while read_feed(c) do end
 end
 
 -- Forget a stream: the GC must close it (checked by the fd count).
