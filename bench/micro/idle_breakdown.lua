@@ -1,6 +1,8 @@
--- bench/micro/idle_breakdown.lua [N]: where the memory of N idle
+-- bench/micro/idle_breakdown.lua [N [user]]: where the memory of N idle
 -- connections goes. The server side is examples/echo_server.lua's task
--- (spawn(serve, conn), blocked in s:read() after one echo round trip);
+-- (spawn(serve, conn), blocked in s:read() after one echo round trip), or
+-- with "user" bench/servers/corio_user_echo.lua's (pcall around the
+-- handler, nodelay, read(4096));
 -- the client is a child corio process that opens all N connections, then
 -- makes one round trip on each. Prints per connection: server RSS growth,
 -- split by mapping (slab = the Lua state's small objects, malloc heap,
@@ -11,6 +13,7 @@
 -- build (bench/GAPS.md quotes its output).
 local corio = require "corio"
 local N = tonumber(arg[1] or 10000)
+local USER = arg[2] == "user"
 
 -- Rss (kB) of each mapping, keyed by a name and its size.
 local function maps()
@@ -47,6 +50,22 @@ local function serve(conn)
   end
 end
 
+local function handle(conn)
+  conn:setoption("nodelay", true)
+  while true do
+    local data = conn:read(4096)
+    if not data then return end
+    assert(conn:write(data))
+  end
+end
+
+local function serve_user(conn)
+  local ok, err = pcall(handle, conn)
+  if not ok then io.stderr:write("connection failed: ", tostring(err), "\n") end
+  conn:close()
+end
+if USER then serve = serve_user end
+
 corio.run(function()
   local ls <close> = assert(corio.tcp.listen("127.0.0.1", 0, { backlog = 4096 }))
   local _, port = ls:addr()
@@ -76,8 +95,8 @@ corio.run(function()
     parts[kind(key)] = (parts[kind(key)] or 0) + d
     total = total + d
   end
-  print(("%d idle connections on %s, allocator %s: %.0f bytes/conn of server RSS")
-    :format(N, corio.backend(), corio.stats().allocator, total))
+  print(("%d idle connections (%s server) on %s, allocator %s: %.0f bytes/conn of server RSS")
+    :format(N, USER and "user-style" or "lean", corio.backend(), corio.stats().allocator, total))
   for _, k in ipairs({ "slab (Lua objects)", "malloc heap", "receive buffers", "big blocks", "other" }) do
     print(("  %-20s %6.0f"):format(k, parts[k] or 0))
   end
