@@ -140,7 +140,7 @@ CFUZZ_FLAGS  = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 CFUZZ_BIN   := $(patsubst spec/fuzz/%.c,spec/c/bin/fuzz/%,$(wildcard spec/fuzz/*_fuzz.c))
 CFUZZ_SRC_buf  = buf.c
 CFUZZ_SRC_line = buf.c
-CFUZZ_SRC_addr = addr.c errname.c
+CFUZZ_SRC_addr = addr.c errname.c resolve.c
 CFUZZ_SRC_faults = faults.c
 CFUZZ_DEF_faults = -DCORIO_FAULTS
 

@@ -224,6 +224,15 @@ int l_yield(lua_State *L, l_task *t, lua_KContext ctx, lua_KFunction k);
 void l_resumed(lua_State *L, l_task *t);           /* raises if interrupted */
 static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t->rt->loop); }
 
+/* resolve.c: whether host (an argument of a call from L) is a name that
+ * needs a lookup and L a task that can wait for one; then
+ * l_lookup_then looks it up on the worker pool and calls fn again with
+ * argument idx replaced by the first address (of family, unless
+ * AF_UNSPEC), or returns nil, msg, EAI_*. Outside a task nothing else
+ * runs, and callers resolve on the spot (corio_addr_resolve). */
+int l_lookup_needed(lua_State *L, const char *host);
+int l_lookup_then(lua_State *L, int idx, int family, lua_CFunction fn);
+
 /* stream.c, tcp.c */
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));

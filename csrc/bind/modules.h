@@ -13,6 +13,7 @@ MODULE(poll)
 MODULE(signal)
 MODULE(udp)
 MODULE(unix)
+MODULE(resolve)
 MODULE(faults)
 
 CLASS(TASK, "corio.Task")

@@ -539,7 +539,7 @@ static int l_on_error(lua_State *L)
 static int l_stats(lua_State *L)
 {
     l_runtime *rt = l_rt(L);
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 16);
     lua_pushstring(L, l_alloc_active(L) ? "slab" : "libc");
     lua_setfield(L, -2, "allocator");
     lua_pushinteger(L, (lua_Integer)l_alloc_slab_bytes(L));
@@ -560,6 +560,14 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "idle_released_bytes");
     lua_pushinteger(L, (lua_Integer)l_alloc_live(L));
     lua_setfield(L, -2, "memory_bytes");
+    corio_workers_stats ws;
+    corio_workers_stats_get(&rt->loop, &ws);
+    lua_pushinteger(L, (lua_Integer)ws.threads);
+    lua_setfield(L, -2, "pool_threads");
+    lua_pushinteger(L, (lua_Integer)ws.queued);
+    lua_setfield(L, -2, "pool_queued");
+    lua_pushinteger(L, (lua_Integer)ws.running);
+    lua_setfield(L, -2, "pool_running");
     return 1;
 }
 

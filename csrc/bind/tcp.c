@@ -22,6 +22,8 @@ static int l_tcp_connect(lua_State *L)
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     l_task *t = l_enter(L, "corio.tcp.connect");
+    if (l_lookup_needed(L, luaL_optstring(L, 1, NULL)))
+        return l_lookup_then(L, 1, AF_UNSPEC, l_tcp_connect);
     if (l_resolve(L, 0, &sa, &len) < 0)
         return 3;
     lua_settop(L, 3);
@@ -35,6 +37,8 @@ static int l_tcp_listen(lua_State *L)
     socklen_t len;
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
+    if (l_lookup_needed(L, luaL_optstring(L, 1, NULL)))
+        return l_lookup_then(L, 1, AF_UNSPEC, l_tcp_listen);
     if (l_resolve(L, 1, &sa, &len) < 0)
         return 3;
     int backlog = l_opt_int(L, 3, "corio.tcp.listen", "backlog", 0);

@@ -113,7 +113,8 @@ static int bind_options(lua_State *L, int fd)
 }
 
 /* Resolve args 1 (host) and 2 (port) and push a socket of the address's
- * family; NULL with nil, msg, code pushed (3 values) on failure. */
+ * family; NULL with nil, msg, code pushed (3 values) on failure, or NULL
+ * with *len 0 when host is a name to look up first (l_lookup_then). */
 static l_udp *open_for(lua_State *L, const char *fname, int passive,
                        struct sockaddr_storage *sa, socklen_t *len)
 {
@@ -121,6 +122,10 @@ static l_udp *open_for(lua_State *L, const char *fname, int passive,
     int port = check_port(L, 2, fname);
     if (passive && !lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
+    if (l_lookup_needed(L, host)) {   /* the caller is called again with an address */
+        *len = 0;
+        return NULL;
+    }
     if (resolve(L, host, port, passive, sa, len) < 0)
         return NULL;
     l_udp *u = push_udp(L);
@@ -142,7 +147,7 @@ static int l_udp_bind(lua_State *L)
     socklen_t len;
     l_udp *u = open_for(L, "corio.udp.bind", 1, &sa, &len);
     if (!u)
-        return 3;
+        return len ? 3 : l_lookup_then(L, 1, AF_UNSPEC, l_udp_bind);
     int rc = bind_options(L, corio_dgram_fd(u->d));
     if (!rc && bind(corio_dgram_fd(u->d), (struct sockaddr *)&sa, len) < 0)
         rc = -errno;
@@ -184,7 +189,7 @@ static int l_udp_connect(lua_State *L)
     socklen_t len;
     l_udp *u = open_for(L, "corio.udp.connect", 0, &sa, &len);
     if (!u)
-        return 3;
+        return len ? 3 : l_lookup_then(L, 1, AF_UNSPEC, l_udp_connect);
     if (connect(corio_dgram_fd(u->d), (struct sockaddr *)&sa, len) < 0) {
         int rc = -errno;
         udp_release(u);
@@ -408,6 +413,8 @@ static int l_udp_sendto(lua_State *L)
     }
     if (too_big(L, u, len))
         return 3;
+    if (l_lookup_needed(L, host))
+        return l_lookup_then(L, 3, u->family, l_udp_sendto);
     struct sockaddr_storage sa;
     socklen_t salen;
     if (resolve(L, host, port, 0, &sa, &salen) < 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "addr.h"
+#include "resolve.h"
 
 /* Try host as an IPv4 then IPv6 literal; 0 on success, -1 if not one. */
 static int parse_literal(const char *host, int port, struct sockaddr_storage *sa,
@@ -36,6 +37,9 @@ int corio_addr_resolve(const char *host, int port, int passive,
         host = passive ? "0.0.0.0" : "127.0.0.1";
     if (parse_literal(host, port, sa, len) == 0)
         return 0;
+    struct sockaddr_storage quick[2];
+    if (corio_lookup_quick(host, AF_UNSPEC, quick) > 0)   /* localhost */
+        return parse_literal("127.0.0.1", port, sa, len);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
     hints.ai_flags = passive ? AI_PASSIVE : 0;
     int rc = getaddrinfo(host, NULL, &hints, &res);

@@ -8,8 +8,10 @@
 #include "clock.h"
 #include "loop.h"
 #include "pool.h"
+#include "resolve.h"
 #include "task.h"
 #include "stream.h"
 #include "timer.h"
 #include "waitq.h"
+#include "workers.h"
 #endif

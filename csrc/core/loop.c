@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "clock.h"
 #include "task.h"
+#include "workers.h"
 
 int corio_loop_init(corio_loop *l, const char *force, char *why, size_t whylen)
 {
@@ -18,6 +19,7 @@ void corio_loop_close(corio_loop *l)
     if (l->be)
         l->be->vt->destroy(l->be);
     l->be = NULL;
+    corio_workers_close(l);   /* after the backend: its POLL is gone */
     corio_link *n;
     while ((n = corio_list_pop(&l->handles)))
         ((corio_handle *)n)->release((corio_handle *)n);

@@ -46,6 +46,7 @@ struct corio_loop {
     corio_list handles;       /* registered handles */
     size_t nclosing;          /* handles closed by their owner, not yet released */
     corio_pool wreqs;         /* streams' write states (stream.c) */
+    struct corio_workers *workers;   /* blocking-work pool, from the first job */
 };
 
 /* Open a loop on a backend chosen by corio_backend_open(force). */

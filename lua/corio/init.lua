@@ -51,7 +51,7 @@ function corio.timeout(seconds, fn, ...)
   return finish_timeout(d, pcall(fn, ...))
 end
 
-for _, m in ipairs({ "group", "channel", "oneshot", "broadcast", "watch", "sync", "select", "signal" }) do
+for _, m in ipairs({ "group", "channel", "oneshot", "broadcast", "watch", "sync", "select", "signal", "tcp" }) do
   require("corio." .. m).install(corio)
 end
 
