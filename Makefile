@@ -15,7 +15,7 @@ HEADERS  := $(wildcard csrc/core/*.h csrc/bind/*.h csrc/*.h)
 MODULE    = lua/corio/core.so
 CTESTS   := $(patsubst spec/c/%.c,spec/c/bin/%,$(wildcard spec/c/*_test.c))
 
-DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind
+DEB_PKGS  = lua5.4 liblua5.4-dev liburing-dev lua-busted luarocks gcc make libc6-dev valgrind iproute2
 
 .PHONY: all module deps test spec ctest demo bench asan valgrind layers install clean faults fuzz cfuzz soak
 

@@ -157,7 +157,9 @@ static int family_option(lua_State *L, int opts)
 {
     if (lua_isnoneornil(L, opts))
         return AF_UNSPEC;
-    luaL_checktype(L, opts, LUA_TTABLE);
+    if (!lua_istable(L, opts))
+        luaL_error(L, "corio.resolve: bad argument #2 (table expected, got %s)",
+                   luaL_typename(L, opts));
     lua_getfield(L, opts, "family");
     const char *f = lua_tostring(L, -1);
     int family = lua_isnil(L, -1) ? AF_UNSPEC
@@ -172,9 +174,13 @@ static int family_option(lua_State *L, int opts)
 static int l_resolve(lua_State *L)
 {
     size_t len;
-    const char *host = luaL_checklstring(L, 1, &len);
-    luaL_argcheck(L, len > 0, 1, "empty host");
-    luaL_argcheck(L, strlen(host) == len, 1, "host contains a NUL byte");
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "corio.resolve: bad argument #1 (string expected, got %s)",
+                          luaL_typename(L, 1));
+    const char *host = lua_tolstring(L, 1, &len);
+    if (!len || strlen(host) != len)
+        return luaL_error(L, "corio.resolve: bad argument #1 (%s)",
+                          len ? "host with a NUL byte" : "empty host");
     int family = family_option(L, 2);
     struct sockaddr_storage quick[2];
     int n = corio_lookup_quick(host, family, quick);

@@ -45,6 +45,16 @@ int corio_lookup_quick(const char *host, int family, struct sockaddr_storage out
     return n;
 }
 
+/* Whether sa is among the n addresses of list (hosts files may list an
+ * address twice). */
+static int seen(const struct sockaddr_storage *list, size_t n, const struct sockaddr_storage *sa)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!memcmp(&list[i], sa, sizeof *sa))
+            return 1;
+    return 0;
+}
+
 /* On a worker: getaddrinfo, keeping each address once (it lists one per
  * socket type and protocol unless asked for one type). */
 static void lookup_work(corio_job *j)
@@ -60,8 +70,11 @@ static void lookup_work(corio_job *j)
         if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
             ai->ai_addrlen > sizeof lk->addrs[0])
             continue;
-        memset(&lk->addrs[lk->n], 0, sizeof lk->addrs[0]);
-        memcpy(&lk->addrs[lk->n++], ai->ai_addr, ai->ai_addrlen);
+        struct sockaddr_storage *sa = &lk->addrs[lk->n];
+        memset(sa, 0, sizeof *sa);
+        memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+        if (!seen(lk->addrs, lk->n, sa))
+            lk->n++;
     }
     freeaddrinfo(res);
     if (lk->n == 0)
