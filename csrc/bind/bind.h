@@ -233,6 +233,10 @@ static inline int l_budget_spent(l_task *t) { return corio_task_budget_spent(&t-
 int l_lookup_needed(lua_State *L, const char *host);
 int l_lookup_then(lua_State *L, int idx, int family, lua_CFunction fn);
 
+/* fs.c: the fd of the file handle at idx (-1 once closed), or -2 when
+ * the value is not a file handle. */
+int l_file_fd(lua_State *L, int idx);
+
 /* stream.c, tcp.c */
 /* Push host, port from getpeername/getsockname on fd (or nil, msg, code). */
 int l_push_sockname(lua_State *L, int fd, int (*get)(int, struct sockaddr *, socklen_t *));

@@ -14,6 +14,7 @@ MODULE(signal)
 MODULE(udp)
 MODULE(unix)
 MODULE(resolve)
+MODULE(fs)
 MODULE(faults)
 
 CLASS(TASK, "corio.Task")

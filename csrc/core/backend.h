@@ -56,8 +56,25 @@ enum corio_op_kind {
     CORIO_OP_SENDMSG, /* one-shot, a corio_msg_op: sendmsg(2) of the owner's
                          msghdr (alive until the callback); res = bytes or
                          -errno. MSG_NOSIGNAL always. */
+    /* File ops, each a one-shot corio_file_op; res = an fd (OPENAT), bytes
+     * (READ, WRITE at off, or at the file position when off is -1), or 0;
+     * -errno. A backend that lacks one (epoll; a ring whose kernel does
+     * not probe it) refuses it at submit() with -EOPNOTSUPP, and
+     * supports() says so beforehand: fs.c then runs it on the worker
+     * pool. */
+    CORIO_OP_OPENAT,  /* path, flags, mode */
+    CORIO_OP_CLOSE,
+    CORIO_OP_READ,    /* buf, len, off */
+    CORIO_OP_WRITE,   /* buf, len, off */
+    CORIO_OP_FSYNC,
+    CORIO_OP_STATX,   /* path (fd unused) or the fd itself (path ""), flags
+                         AT_SYMLINK_NOFOLLOW or AT_EMPTY_PATH; buf: a struct statx */
+    CORIO_OP_RENAMEAT, /* path -> path2 */
+    CORIO_OP_UNLINKAT, /* path, flags 0 or AT_REMOVEDIR */
+    CORIO_OP_MKDIRAT,  /* path, mode */
     CORIO_OP_COUNT    /* not an op: submit() refuses this and beyond (-EINVAL) */
 };
+#define CORIO_OP_FILE_FIRST CORIO_OP_OPENAT
 
 #define CORIO_OPF_MORE 1u  /* in a callback's flags: more callbacks follow */
 
@@ -92,6 +109,16 @@ typedef struct corio_connect_op {   /* CORIO_OP_CONNECT */
 } corio_connect_op;
 
 typedef corio_op corio_poll_op;     /* CORIO_OP_POLL: events in the op */
+
+typedef struct corio_file_op {      /* CORIO_OP_OPENAT ... CORIO_OP_MKDIRAT */
+    corio_op op;                    /* op.fd: the file (or unused) */
+    const char *path, *path2;       /* relative paths are to the cwd */
+    void *buf;
+    unsigned len;
+    int flags;
+    unsigned mode;
+    int64_t off;
+} corio_file_op;
 
 /* In a POLL's events: stay armed (see CORIO_OP_POLL). Outside every
  * POLL* bit. */
@@ -130,6 +157,8 @@ typedef struct corio_backend_vt {
     /* Give back to the system memory the backend refills on demand (for
      * an idle loop, outside wait()); bytes released. NULL: nothing to do. */
     size_t (*trim)(corio_backend *b);
+    /* Whether submit() takes ops of kind (the file ops may be missing). */
+    int (*supports)(corio_backend *b, int kind);
     void (*destroy)(corio_backend *b);
 } corio_backend_vt;
 

@@ -358,6 +358,8 @@ static int ep_submit(corio_backend *b, corio_op *op)
         return -EBUSY;
     if (!op->cb || op->kind >= CORIO_OP_COUNT)
         return -EINVAL;
+    if (op->kind >= CORIO_OP_FILE_FIRST)   /* readiness means nothing for files */
+        return -EOPNOTSUPP;
     if (op->fd < 0)
         return -EBADF;
     if (fd_grow(e, op->fd) < 0)
@@ -630,12 +632,19 @@ static void ep_destroy(corio_backend *b)
     free(e);
 }
 
+static int ep_supports(corio_backend *b, int kind)
+{
+    (void)b;
+    return kind >= 0 && kind < CORIO_OP_FILE_FIRST;
+}
+
 static const corio_backend_vt ep_vt = {
     .name = "epoll",
     .submit = ep_submit,
     .cancel = ep_cancel,
     .wait = ep_wait,
     .pollfd = ep_pollfd,
+    .supports = ep_supports,
     .destroy = ep_destroy,
 };
 

@@ -99,6 +99,7 @@ typedef struct uring_backend {
     int ring_ok;              /* ring initialised (for teardown) */
     unsigned inflight;        /* requests queued or in the kernel */
     int efd;                  /* pollfd eventfd, -1 until asked for */
+    uint32_t file_ops;        /* bit k: file op kind k is in the kernel's ring */
     uint8_t in_wait, kicked;
     uint8_t ms_accept, ms_recv;
     uint8_t flag_ok;          /* IORING_SQ_TASKRUN tells when to enter */
@@ -705,6 +706,15 @@ static void drain_efd(uring_backend *b)
 
 /* ---- vtable -------------------------------------------------------------- */
 
+/* The file ops the kernel's ring has (probed at set-up). */
+static int u_supports(corio_backend *base, int kind)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (kind < 0 || kind >= CORIO_OP_COUNT)
+        return 0;
+    return kind < CORIO_OP_FILE_FIRST || (b->file_ops >> kind & 1);
+}
+
 /* Arm op now, or park it for the next wait() if the SQ cannot take it:
  * submit never fails for lack of room. */
 static int u_submit(corio_backend *base, corio_op *op)
@@ -714,6 +724,8 @@ static int u_submit(corio_backend *base, corio_op *op)
         return -EBUSY;
     if (op->kind >= CORIO_OP_COUNT || !op->cb)
         return -EINVAL;
+    if (!u_supports(base, op->kind))
+        return -EOPNOTSUPP;
     op->bstate = ST_LIVE;
     if (arm(b, op) < 0)
         push_pending(b, op);
@@ -875,6 +887,7 @@ static const corio_backend_vt uring_vt = {
     .wait = u_wait,
     .pollfd = u_pollfd,
     .trim = u_trim,
+    .supports = u_supports,
     .destroy = u_destroy,
 };
 

@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "buf.h"
 #include "clock.h"
+#include "fs.h"
 #include "loop.h"
 #include "pool.h"
 #include "resolve.h"

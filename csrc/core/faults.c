@@ -55,9 +55,16 @@ const char *corio_fault_name(enum corio_fault_kind k)
 
 void corio_faults_quiet(int on) { quiet = on; }
 
+static __thread int exempt;
+
+void corio_faults_exempt_thread(void)
+{
+    exempt = 1;
+}
+
 int corio_fault(enum corio_fault_kind k)
 {
-    if (!F.armed || quiet)
+    if (!F.armed || quiet || exempt)
         return 0;
     int exact = k == CORIO_FAULT_ENOMEM && F.failat;   /* the sweep: the Nth only */
     if (k == CORIO_FAULT_ENOMEM)

@@ -78,8 +78,12 @@ void corio_fault_break(int fd);
 void corio_faults_start(void);
 /* While on, no fault is injected (a harness task that must not fail). */
 void corio_faults_quiet(int on);
+/* The calling thread (a worker of workers.c) never gets a fault: the
+ * generator belongs to the loop's thread. */
+void corio_faults_exempt_thread(void);
 #else
 static inline void corio_faults_quiet(int on) { (void)on; }
+static inline void corio_faults_exempt_thread(void) {}
 static inline void corio_fault_break(int fd) { (void)fd; }
 static inline void corio_faults_start(void) {}
 static inline int corio_fault(enum corio_fault_kind k) { (void)k; return 0; }

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "backend.h"
+#include "faults.h"
 #include "loop.h"
 #include "workers.h"
 
@@ -101,6 +102,7 @@ static int finish(corio_workers *p, corio_job *j)
 static void *worker(void *arg)
 {
     corio_workers *p = arg;
+    corio_faults_exempt_thread();
     pthread_mutex_lock(&p->mu);
     for (;;) {
         corio_job *j = next_job(p);

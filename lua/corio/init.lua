@@ -13,7 +13,7 @@ local internal = {
   unix_listen = true, unix_connect = true,
 }
 for name, fn in pairs(core) do
-  if not internal[name] then corio[name] = fn end
+  if not internal[name] and not name:match("^fs_") then corio[name] = fn end
 end
 corio._core = core
 
@@ -51,7 +51,7 @@ function corio.timeout(seconds, fn, ...)
   return finish_timeout(d, pcall(fn, ...))
 end
 
-for _, m in ipairs({ "group", "channel", "oneshot", "broadcast", "watch", "sync", "select", "signal", "tcp" }) do
+for _, m in ipairs({ "group", "channel", "oneshot", "broadcast", "watch", "sync", "select", "signal", "tcp", "fs" }) do
   require("corio." .. m).install(corio)
 end
 
