@@ -302,6 +302,18 @@ static int probe_ops(uring_backend *b, char *why, size_t len)
         if (!io_uring_opcode_supported(p, ops[i]))
             rc = corio_backend_fail(why, len, "io_uring: a required opcode is missing",
                                     -ENOSYS);
+    /* File ops are optional: what the ring lacks goes to the worker pool. */
+    static const struct { int kind, opcode; } files[] = {
+        { CORIO_OP_OPENAT, IORING_OP_OPENAT },     { CORIO_OP_CLOSE, IORING_OP_CLOSE },
+        { CORIO_OP_READ, IORING_OP_READ },         { CORIO_OP_WRITE, IORING_OP_WRITE },
+        { CORIO_OP_FSYNC, IORING_OP_FSYNC },       { CORIO_OP_STATX, IORING_OP_STATX },
+        { CORIO_OP_RENAMEAT, IORING_OP_RENAMEAT }, { CORIO_OP_UNLINKAT, IORING_OP_UNLINKAT },
+        { CORIO_OP_MKDIRAT, IORING_OP_MKDIRAT },
+    };
+    const char *off = getenv("CORIO_URING_NO_FILE_OPS");   /* tests: force the pool */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (io_uring_opcode_supported(p, files[i].opcode) && !(off && *off && *off != '0'))
+            b->file_ops |= 1u << files[i].kind;
     io_uring_free_probe(p);
     return rc;
 }
@@ -413,6 +425,43 @@ static void prep_send(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
     io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)flags);
 }
 
+/* Fill sqe for a file op (an off of -1 reads or writes at the file
+ * position, as the kernel's RW_CUR_POS feature says). */
+static void prep_file(struct io_uring_sqe *sqe, corio_file_op *f)
+{
+    int fd = f->op.fd;
+    switch (f->op.kind) {
+    case CORIO_OP_OPENAT:
+        io_uring_prep_openat(sqe, AT_FDCWD, f->path, f->flags, f->mode);
+        break;
+    case CORIO_OP_CLOSE:
+        io_uring_prep_close(sqe, fd);
+        break;
+    case CORIO_OP_READ:
+        io_uring_prep_read(sqe, fd, f->buf, f->len, (uint64_t)f->off);
+        break;
+    case CORIO_OP_WRITE:
+        io_uring_prep_write(sqe, fd, f->buf, f->len, (uint64_t)f->off);
+        break;
+    case CORIO_OP_FSYNC:
+        io_uring_prep_fsync(sqe, fd, 0);
+        break;
+    case CORIO_OP_STATX:
+        io_uring_prep_statx(sqe, *f->path ? AT_FDCWD : fd, f->path, f->flags,
+                            STATX_BASIC_STATS, f->buf);
+        break;
+    case CORIO_OP_RENAMEAT:
+        io_uring_prep_renameat(sqe, AT_FDCWD, f->path, AT_FDCWD, f->path2, 0);
+        break;
+    case CORIO_OP_UNLINKAT:
+        io_uring_prep_unlinkat(sqe, AT_FDCWD, f->path, f->flags);
+        break;
+    case CORIO_OP_MKDIRAT:
+        io_uring_prep_mkdirat(sqe, AT_FDCWD, f->path, f->mode);
+        break;
+    }
+}
+
 /* Fill sqe for op's kind. */
 static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
 {
@@ -445,6 +494,9 @@ static void prep_op(uring_backend *b, struct io_uring_sqe *sqe, corio_op *op)
     case CORIO_OP_SENDMSG:
         io_uring_prep_sendmsg(sqe, op->fd, ((corio_msg_op *)op)->msg,
                               (unsigned)(((corio_msg_op *)op)->flags | MSG_NOSIGNAL));
+        break;
+    default:
+        prep_file(sqe, (corio_file_op *)op);
         break;
     }
 }

@@ -246,7 +246,7 @@ static int ring_submit(corio_loop *l, corio_fsreq *r)
     }
     int rc = l->be->vt->submit(l->be, &f->op);
     if (rc == 0)
-        r->on_ring = 1;
+        r->on_ring = 1, r->loop = l;
     return rc;
 }
 
@@ -280,7 +280,8 @@ void corio_fs_cancel(corio_fsreq *r)
         corio_job_cancel(&r->job);
         return;
     }
-    /* File ops on a ring run to their end (a read of a regular file is not
-     * interruptible); the final callback frees the request. */
+    /* Ask the kernel to stop it (a blocked open of a fifo stops; a read of
+     * a regular file runs to its end); the final callback frees it. */
     r->on_ring = 2;
+    r->loop->be->vt->cancel(r->loop->be, &r->fop.op);
 }

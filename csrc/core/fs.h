@@ -61,6 +61,7 @@ struct corio_fsreq {
      * possibly on a worker: then it must only free the request. */
     void (*done)(corio_fsreq *r, int cancelled);
     void *owner;              /* the owner's */
+    struct corio_loop *loop;  /* whose ring runs it */
     char *path, *path2;       /* in the request's own allocation */
     char paths[];
 };

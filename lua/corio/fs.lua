@@ -304,6 +304,11 @@ function File:seek(whence, offset)
   if not WHENCE[whence] then error("file:seek: bad argument #1 (invalid option '" .. tostring(whence) .. "')", 2) end
   if math.type(offset) ~= "integer" then raise("file:seek", 2, "integer", offset) end
   if not handle(self) then return closed() end
+  if self.seekable and not self.kind then   -- a fifo or a socket has no offsets
+    local st = core.fs_fstat(self.h)
+    self.kind = st and st.type
+    if self.kind == "fifo" or self.kind == "socket" then self.seekable = false end
+  end
   if not self.seekable then return nil, "Illegal seek", "ESPIPE" end
   local base
   if whence == "set" then base = 0
