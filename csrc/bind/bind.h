@@ -145,6 +145,9 @@ void l_push_cancel_error(lua_State *L, l_runtime *rt);
 void l_new_class(lua_State *L, const char *mt, const luaL_Reg *methods);
 /* The same for class cls (its name from modules.h), remembering it. */
 void l_new_class_as(lua_State *L, int cls, const luaL_Reg *methods);
+/* In a module's open function (the runtime on top): add method name to
+ * class cls, registered by an earlier module, with the same upvalue. */
+void l_add_method(lua_State *L, int cls, const char *name, lua_CFunction fn);
 /* Set the metatable of class cls on the value on top. */
 void l_setclass(lua_State *L, int cls);
 /* The userdata at idx if it is of class cls, else raise a type error. */
@@ -254,6 +257,8 @@ int l_stream_connect(lua_State *L, l_task *t, const struct sockaddr *sa, socklen
 /* The fd of the stream, listener or UDP socket at idx, or -1 if it is
  * none of them (raises if it is closed). */
 int l_stream_fd(lua_State *L, int idx);
+/* Whether a task is inside a write (or the connect) on the stream at idx. */
+int l_stream_writing(lua_State *L, int idx);
 /* Connection limits (listener.c): the stream at idx was accepted under a
  * max_connections limit; the stream at idx, so counted, has closed. */
 void l_stream_set_counted(lua_State *L, int idx);

@@ -15,6 +15,7 @@ MODULE(udp)
 MODULE(unix)
 MODULE(resolve)
 MODULE(fs)
+MODULE(sendfile)
 MODULE(faults)
 
 CLASS(TASK, "corio.Task")

@@ -125,6 +125,15 @@ void l_new_class_as(lua_State *L, int cls, const luaL_Reg *methods)
     rt->mt[cls] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+void l_add_method(lua_State *L, int cls, const char *name, lua_CFunction fn)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ((l_runtime *)lua_touserdata(L, -1))->mt[cls]);
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
 void l_setclass(lua_State *L, int cls)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, l_rt(L)->mt[cls]);

@@ -692,6 +692,12 @@ static const luaL_Reg stream_methods[] = {
     {NULL, NULL},
 };
 
+int l_stream_writing(lua_State *L, int idx)
+{
+    l_stream *st = l_checkclass(L, idx, CL_STREAM);
+    return st->writing;
+}
+
 static void stream_open(lua_State *L)
 {
     l_new_class_as(L, CL_STREAM, stream_methods);
