@@ -8,7 +8,8 @@
  *   fs_fsync(h), fs_fstat(h), fs_stat(path), fs_lstat(path) -> table
  *   fs_rename(a, b), fs_unlink(p), fs_rmdir(p), fs_mkdir(p, mode),
  *   fs_symlink(target, link), fs_chmod(p, mode) -> true
- *   fs_readlink(p) -> string, fs_readdir(p) -> array of names
+ *   fs_readlink(p) -> string, fs_readdir(p) -> array of names,
+ *   fs_readfile(p) -> the whole file (one job: open, read, close)
  *
  * off -1 means the file position. Failures: nil, msg, CODE. A handle owns
  * its fd: closed by fs_close, or by the GC. */
@@ -162,7 +163,7 @@ static int push_names(lua_State *L, const char *buf, int64_t count)
 static int push_result(lua_State *L, corio_fsreq *r)
 {
     switch (r->kind) {
-    case CORIO_FS_READ: case CORIO_FS_READLINK:
+    case CORIO_FS_READ: case CORIO_FS_READLINK: case CORIO_FS_READFILE:
         lua_pushlstring(L, r->buf, (size_t)r->res);
         return 1;
     case CORIO_FS_WRITE:
@@ -315,6 +316,7 @@ static int l_fs_symlink(lua_State *L) { return on_path(L, "corio.fs.symlink", CO
 static int l_fs_readlink(lua_State *L) { return on_path(L, "corio.fs.readlink", CORIO_FS_READLINK, 1, 0); }
 static int l_fs_chmod(lua_State *L) { return on_path(L, "corio.fs.chmod", CORIO_FS_CHMOD, 1, 2); }
 static int l_fs_readdir(lua_State *L) { return on_path(L, "corio.fs.readdir", CORIO_FS_READDIR, 1, 0); }
+static int l_fs_readfile(lua_State *L) { return on_path(L, "corio.fs.readfile", CORIO_FS_READFILE, 1, 0); }
 
 /* ---- handles ---- */
 
@@ -386,7 +388,7 @@ static const luaL_Reg fs_funcs[] = {
     {"fs_unlink", l_fs_unlink},   {"fs_rmdir", l_fs_rmdir},     {"fs_mkdir", l_fs_mkdir},
     {"fs_symlink", l_fs_symlink}, {"fs_readlink", l_fs_readlink}, {"fs_chmod", l_fs_chmod},
     {"fs_readdir", l_fs_readdir}, {"fs_fd", l_fs_fd},       {"fs_close_now", l_fs_close_now},
-    {"fs_flags", l_fs_flags},
+    {"fs_flags", l_fs_flags},     {"fs_readfile", l_fs_readfile},
     {NULL, NULL},
 };
 

@@ -154,6 +154,46 @@ static int64_t list_dir(corio_fsreq *r)
     return err ? -err : count;
 }
 
+/* The whole file at path into r->buf. */
+static int64_t read_file(corio_fsreq *r)
+{
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat s;
+    int64_t res = fstat(fd, &s) < 0 ? -errno : S_ISDIR(s.st_mode) ? -EISDIR : 0;
+    /* the size is a hint: /proc files say 0, a file may grow meanwhile */
+    size_t cap = res == 0 && s.st_size > 0 ? (size_t)s.st_size + 1 : 4096, used = 0;
+    while (res == 0) {
+        if (used == cap) {
+            if (cap > (size_t)INT_MAX) {
+                res = -EFBIG;
+                break;
+            }
+            cap *= 2;
+        }
+        if (!r->buf || used == 0 || cap != r->len) {
+            char *p = realloc(r->buf, cap);
+            if (!p) {
+                res = -ENOMEM;
+                break;
+            }
+            r->buf = p, r->len = cap;
+        }
+        ssize_t n = read(fd, r->buf + used, cap - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            res = -errno;
+        else if (n == 0)
+            break;
+        else if ((used += (size_t)n) < cap && S_ISREG(s.st_mode))
+            break;   /* a regular file reads short only at its end: no read for the 0 */
+    }
+    close(fd);
+    return res < 0 ? res : (int64_t)used;
+}
+
 static int64_t run_now(corio_fsreq *r)
 {
     struct stat s;
@@ -182,6 +222,7 @@ static int64_t run_now(corio_fsreq *r)
         return n < 0 ? -errno : n;
     }
     case CORIO_FS_READDIR: return list_dir(r);
+    case CORIO_FS_READFILE: return read_file(r);
     default: return -EINVAL;
     }
     return rc < 0 ? -errno : 0;

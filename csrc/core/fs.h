@@ -34,6 +34,8 @@ enum corio_fs_kind {
     CORIO_FS_READLINK,  /* path -> res bytes at buf */
     CORIO_FS_CHMOD,     /* path, mode */
     CORIO_FS_READDIR,   /* path -> res names at buf, each ending in NUL, without . and .. */
+    CORIO_FS_READFILE,  /* path -> res bytes at buf: open, read to the end, close,
+                           in one job (a directory is -EISDIR) */
     CORIO_FS_KINDS
 };
 

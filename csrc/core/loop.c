@@ -113,6 +113,7 @@ size_t corio_loop_run_ready(corio_loop *l)
     while (ran < n && l->nready) {
         if (++l->since_reap >= CORIO_REAP_EVERY) {
             l->since_reap = 0;
+            corio_workers_flush(l);
             l->be->vt->wait(l->be, 0);
             fire_timers(l);
         }
@@ -144,6 +145,7 @@ int corio_loop_poll(corio_loop *l, int64_t timeout_ns)
     if (t < 0 || (timeout_ns >= 0 && timeout_ns < t))
         t = timeout_ns;
     l->since_reap = 0;
+    corio_workers_flush(l);
     int rc = l->be->vt->wait(l->be, t);
     fire_timers(l);
     return rc < 0 ? rc : 0;   /* backends report EINTR and timeouts as 0 */

@@ -30,6 +30,7 @@ struct corio_workers {
     corio_list queue[CORIO_JOB_CLASSES];
     corio_list finished;
     size_t nqueued, nthreads, nidle, nrunning;
+    size_t unsignalled;    /* jobs queued since the last flush */
     size_t running[CORIO_JOB_CLASSES];
     size_t max;            /* threads at most */
     size_t refs;           /* the loop (until close) + each thread */
@@ -234,10 +235,25 @@ int corio_job_submit(corio_loop *l, corio_job *j)
         j->state = J_QUEUED;
         corio_list_push(&p->queue[j->cls], &j->link);
         p->nqueued++;
-        pthread_cond_signal(&p->cv);
+        p->unsignalled++;
     }
     pthread_mutex_unlock(&p->mu);
     return rc == -ENOMEM ? rc : rc < 0 ? -EAGAIN : 0;
+}
+
+void corio_workers_flush(corio_loop *l)
+{
+    corio_workers *p = l->workers;
+    if (!p || !p->unsignalled)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->unsignalled >= p->nidle)
+        pthread_cond_broadcast(&p->cv);
+    else
+        for (size_t i = 0; i < p->unsignalled; i++)
+            pthread_cond_signal(&p->cv);
+    p->unsignalled = 0;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void corio_job_cancel(corio_job *j)

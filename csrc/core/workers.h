@@ -66,6 +66,12 @@ typedef struct corio_workers_stats {
 
 void corio_workers_stats_get(struct corio_loop *l, corio_workers_stats *st);
 
+/* Wake idle threads for the jobs submitted since the last flush. The
+ * loop calls it before it reaps or waits: a turn that submits many jobs
+ * wakes the threads once, not once per job (on one core, a thread woken
+ * per job would preempt the loop for every job). */
+void corio_workers_flush(struct corio_loop *l);
+
 /* For corio_loop_close: cancel queued jobs (done(j, 1) now), leave
  * running ones to finish on their threads, and let the threads exit once
  * idle. The loop is not touched again by any thread afterwards. */

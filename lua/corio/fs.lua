@@ -419,18 +419,12 @@ function M.mkdir(path, perm, parents)
   return true
 end
 
--- corio.fs.readfile(path) -> the whole file | nil, msg, code
+-- corio.fs.readfile(path) -> the whole file | nil, msg, code: one
+-- request (open, read to the end, close on a worker), the way to read
+-- many small files.
 function M.readfile(path)
   check_path("corio.fs.readfile", 1, path)
-  local f <close>, msg, code = M.open(path, "r")
-  if not f then return nil, msg, code end
-  local data
-  data, msg, code = read_all(f)
-  if not data then return nil, msg, code end
-  local ok
-  ok, msg, code = f:close()
-  if not ok then return nil, msg, code end
-  return data
+  return core.fs_readfile(path)
 end
 
 local seq = 0
